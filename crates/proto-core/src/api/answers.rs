@@ -1,0 +1,245 @@
+//! Parsers for the engine's JSON answers and error bodies.
+//!
+//! Parsers are lenient about fields they do not need and strict about the
+//! ones they do: a missing container id is an error, an unknown field is not.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Deserialize;
+
+/// The message of an error answer, from Docker's `{"message": ..}` or
+/// Podman's `{"cause": .., "message": .., "response": ..}`; the body as text
+/// when it is not JSON. Never fails.
+pub fn error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        cause: Option<String>,
+    }
+    let text = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { message: Some(m), .. }) if !m.is_empty() => m,
+        Ok(ErrorBody { cause: Some(c), .. }) if !c.is_empty() => c,
+        _ => String::from_utf8_lossy(body).trim().to_string(),
+    };
+    truncate(text, 4096)
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// A malformed answer: what was expected, and the parser's complaint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadAnswer(pub String);
+
+fn parse<'a, T: Deserialize<'a>>(what: &str, body: &'a [u8]) -> Result<T, BadAnswer> {
+    serde_json::from_slice(body).map_err(|e| BadAnswer(alloc::format!("{what}: {e}")))
+}
+
+/// The answer to `create`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Created {
+    /// The new container's id.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// Warnings the engine attached (Podman sends `null` for none).
+    #[serde(rename = "Warnings", default, deserialize_with = "null_as_empty")]
+    pub warnings: Vec<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl Created {
+    /// Parses a `create` answer; the id must be a non-empty path-safe string.
+    pub fn parse(body: &[u8]) -> Result<Created, BadAnswer> {
+        let c: Created = parse("container create answer", body)?;
+        let ok = !c.id.is_empty()
+            && c.id.len() <= 128
+            && c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        match ok {
+            true => Ok(c),
+            false => Err(BadAnswer(alloc::format!("container create answer: unusable container id {:?}", c.id))),
+        }
+    }
+}
+
+/// The body of `wait`: `{"StatusCode": n, "Error": {"Message": ..} | null}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exited {
+    /// The exit code.
+    pub status_code: i64,
+    /// An error the engine met while waiting, if any.
+    pub error: Option<String>,
+}
+
+impl Exited {
+    /// Parses a `wait` answer body.
+    pub fn parse(body: &[u8]) -> Result<Exited, BadAnswer> {
+        #[derive(Deserialize)]
+        struct WaitError {
+            #[serde(rename = "Message", default)]
+            message: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Wait {
+            #[serde(rename = "StatusCode")]
+            status_code: i64,
+            #[serde(rename = "Error", default)]
+            error: Option<WaitError>,
+        }
+        let w: Wait = parse("container wait answer", body)?;
+        let error = w.error.and_then(|e| e.message).filter(|m| !m.is_empty());
+        Ok(Exited { status_code: w.status_code, error })
+    }
+}
+
+/// What the lifecycle reads from `GET /containers/{id}/json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspected {
+    /// `State.OOMKilled`.
+    pub oom_killed: bool,
+    /// `State.ExitCode`.
+    pub exit_code: Option<i64>,
+    /// `State.Status`, such as `exited`.
+    pub status: Option<String>,
+}
+
+impl Inspected {
+    /// Parses an inspect answer.
+    pub fn parse(body: &[u8]) -> Result<Inspected, BadAnswer> {
+        #[derive(Deserialize)]
+        struct State {
+            #[serde(rename = "OOMKilled", default)]
+            oom_killed: bool,
+            #[serde(rename = "ExitCode", default)]
+            exit_code: Option<i64>,
+            #[serde(rename = "Status", default)]
+            status: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Container {
+            #[serde(rename = "State")]
+            state: State,
+        }
+        let c: Container = parse("container inspect answer", body)?;
+        Ok(Inspected { oom_killed: c.state.oom_killed, exit_code: c.state.exit_code, status: c.state.status })
+    }
+}
+
+/// One line of a pull's progress stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PullLine {
+    /// A status line, for one layer (`id`) or the whole image.
+    Status {
+        /// The layer id; empty for image-wide lines.
+        id: String,
+        /// The status text.
+        status: String,
+        /// Bytes done, when given.
+        current: Option<u64>,
+        /// Bytes in all, when given.
+        total: Option<u64>,
+    },
+    /// The engine's `Digest: sha256:..` line.
+    Digest(String),
+    /// An in-band error (`error` / `errorDetail`), sent with HTTP 200.
+    Error(String),
+}
+
+impl PullLine {
+    /// Parses one line of pull progress.
+    pub fn parse(line: &[u8]) -> Result<PullLine, BadAnswer> {
+        #[derive(Deserialize, Default)]
+        struct Detail {
+            #[serde(default)]
+            current: Option<u64>,
+            #[serde(default)]
+            total: Option<u64>,
+        }
+        #[derive(Deserialize)]
+        struct ErrorDetail {
+            #[serde(default)]
+            message: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Line {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            status: Option<String>,
+            #[serde(rename = "progressDetail", default)]
+            detail: Option<Detail>,
+            #[serde(default)]
+            error: Option<String>,
+            #[serde(rename = "errorDetail", default)]
+            error_detail: Option<ErrorDetail>,
+        }
+        let l: Line = parse("pull progress line", line)?;
+        if let Some(msg) = l.error_detail.and_then(|d| d.message).or(l.error) {
+            return Ok(PullLine::Error(truncate(msg, 4096)));
+        }
+        let status = l.status.unwrap_or_default();
+        if let Some(d) = status.strip_prefix("Digest: ") {
+            return Ok(PullLine::Digest(d.trim().to_string()));
+        }
+        let detail = l.detail.unwrap_or_default();
+        Ok(PullLine::Status { id: l.id.unwrap_or_default(), status, current: detail.current, total: detail.total })
+    }
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Listed {
+    /// The container id.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// Its labels.
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<alloc::collections::BTreeMap<String, String>>,
+    /// Creation time, seconds since the Unix epoch.
+    #[serde(rename = "Created", default)]
+    pub created: i64,
+    /// `running`, `exited`, ...
+    #[serde(rename = "State", default)]
+    pub state: String,
+}
+
+impl Listed {
+    /// Parses a container list answer.
+    pub fn parse_list(body: &[u8]) -> Result<Vec<Listed>, BadAnswer> {
+        parse("container list answer", body)
+    }
+}
+
+/// The exit code a failed `start` stands for, as `docker run` reports it:
+/// 127 when the command was not found, 126 when it could not be executed.
+///
+/// The engines give no status code or field for this, only the OCI runtime's
+/// message, so this is the one place that reads message text; anything it
+/// does not recognise gives `None`.
+pub fn start_failure_exit_code(message: &str) -> Option<i32> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("permission denied") || m.contains("is a directory") {
+        Some(126)
+    } else if m.contains("executable file not found")
+        || m.contains("no such file or directory")
+        || m.contains("not found in $path")
+    {
+        Some(127)
+    } else {
+        None
+    }
+}

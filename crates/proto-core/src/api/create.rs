@@ -1,0 +1,154 @@
+//! The JSON body of `POST /containers/create`, made from a [`RunSpec`].
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::spec::RunSpec;
+
+/// Labels cstream puts on every container it creates, so that its own
+/// leftovers can be found (and nobody else's touched).
+pub mod labels {
+    /// Marks the container as cstream's; its value is the run id.
+    pub const RUN: &str = "io.cstream.run";
+    /// What created it: `cstream/<version>`.
+    pub const CREATOR: &str = "io.cstream.creator";
+    /// When it was created, in seconds since the Unix epoch.
+    pub const CREATED: &str = "io.cstream.created";
+}
+
+/// Who a run is and when it began, for the labels. Given by the caller,
+/// since the core has no clock and no randomness.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    /// A unique id for the run.
+    pub run_id: String,
+    /// Wall-clock start of the run, seconds since the Unix epoch.
+    pub created_unix: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Body<'a> {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    env: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_dir: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    labels: BTreeMap<&'a str, &'a str>,
+    tty: bool,
+    open_stdin: bool,
+    stdin_once: bool,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    stop_signal: &'a str,
+    host_config: HostConfig<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HostConfig<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mounts: Vec<MountBody<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tmpfs: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_swap: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nano_cpus: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pids_limit: Option<i64>,
+    readonly_rootfs: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_mode: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    cap_add: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    cap_drop: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    security_opt: Vec<&'static str>,
+    privileged: bool,
+    auto_remove: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_config: Option<LogConfig<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MountBody<'a> {
+    r#type: &'static str,
+    source: &'a str,
+    target: &'a str,
+    read_only: bool,
+}
+
+#[derive(Serialize)]
+struct LogConfig<'a> {
+    #[serde(rename = "Type")]
+    kind: &'a str,
+    #[serde(rename = "Config")]
+    config: BTreeMap<&'a str, &'a str>,
+}
+
+/// The create body for `spec`, labelled with `run`.
+pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
+    let created = run.created_unix.to_string();
+    let creator = concat!("cstream/", env!("CARGO_PKG_VERSION"));
+    let mut labels: BTreeMap<&str, &str> = spec.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    labels.insert(labels::RUN, &run.run_id);
+    labels.insert(labels::CREATOR, creator);
+    labels.insert(labels::CREATED, &created);
+    // Swap is off unless asked for: memory+swap equal to memory.
+    let memory_swap = spec.memory.map(|m| spec.memory_swap.unwrap_or(m as i64));
+    let body = Body {
+        image: spec.image.to_string(),
+        cmd: spec.command.as_deref(),
+        entrypoint: spec.entrypoint.as_deref(),
+        env: spec.env.to_list(),
+        working_dir: spec.working_dir.as_deref(),
+        user: spec.user.as_deref(),
+        labels,
+        tty: spec.tty,
+        open_stdin: spec.stdin,
+        stdin_once: spec.stdin,
+        attach_stdin: spec.stdin,
+        attach_stdout: true,
+        attach_stderr: true,
+        stop_signal: &spec.stop_signal,
+        host_config: HostConfig {
+            mounts: spec
+                .mounts
+                .iter()
+                .map(|m| MountBody { r#type: "bind", source: &m.source, target: &m.target, read_only: m.read_only })
+                .collect(),
+            tmpfs: spec.tmpfs.iter().map(|t| (t.target.as_str(), t.options.as_str())).collect(),
+            memory: spec.memory,
+            memory_swap,
+            nano_cpus: spec.cpu_millis.map(|m| m * 1_000_000),
+            pids_limit: spec.pids_limit,
+            readonly_rootfs: spec.read_only_rootfs,
+            network_mode: spec.network.as_deref(),
+            cap_add: &spec.cap_add,
+            cap_drop: &spec.cap_drop,
+            security_opt: if spec.no_new_privileges { vec!["no-new-privileges"] } else { Vec::new() },
+            privileged: spec.privileged,
+            auto_remove: false,
+            log_config: spec.log_driver.as_deref().map(|kind| LogConfig { kind, config: BTreeMap::new() }),
+        },
+    };
+    // Serializing plain structs of strings and numbers cannot fail.
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}

@@ -1,0 +1,96 @@
+//! The Docker Engine API as data: requests to send, and parsers for answers.
+//!
+//! Nothing here does I/O. [`requests`] builds each call the lifecycle needs,
+//! [`answers`] reads the engine's JSON (Docker's and Podman's error bodies
+//! both), [`version`] negotiates the API version and tells the engines apart.
+//! Decisions are made on status codes, never on message text.
+
+pub mod answers;
+pub mod create;
+pub mod requests;
+pub mod version;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::Bytes;
+
+pub use version::{ApiVersion, EngineInfo, EngineKind};
+
+/// An HTTP method the Engine API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// How the driver should treat a request's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A short answer that arrives at once; the core bounds its time.
+    Unary,
+    /// A body that stays open for as long as the operation lasts (wait, pull).
+    Streaming,
+    /// Upgrade the connection (`Connection: Upgrade`, `Upgrade: tcp`); after
+    /// 101 the connection carries the container's output one way and its
+    /// stdin the other.
+    Upgrade,
+}
+
+/// One request header. Sensitive values never appear in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header name.
+    pub name: &'static str,
+    /// The header value.
+    pub value: String,
+    /// Whether the value is a credential.
+    pub sensitive: bool,
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.sensitive {
+            true => write!(f, "{}: <redacted>", self.name),
+            false => write!(f, "{}: {:?}", self.name, self.value),
+        }
+    }
+}
+
+/// A request to send to the engine, as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Path and query, such as `/v1.41/containers/create?name=x`.
+    pub path: String,
+    /// Headers beyond `Host` and `Content-Length`, which the driver adds.
+    pub headers: Vec<Header>,
+    /// The body; empty for none. JSON bodies come with a `Content-Type` header.
+    pub body: Bytes,
+    /// How to treat the answer.
+    pub kind: RequestKind,
+}
+
+impl Request {
+    /// The value of header `name` (ASCII case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+}

@@ -1,0 +1,131 @@
+//! The sans-IO core of cstream: one container run as a state machine over the
+//! Docker Engine API, for Docker and Podman alike.
+//!
+//! The core does no I/O, reads no clock, draws no random numbers, spawns no
+//! threads and needs no async runtime or `std`. It says which requests to
+//! send, as data, and reads the answers it is given. A driver does the rest:
+//! `cstream-driver-unix` and `cstream-driver-tcp` with hyper, or your own.
+//!
+//! # The run-loop contract
+//!
+//! A [`Machine`] is one run. The driver:
+//!
+//! 1. makes it with [`Machine::new`] (or [`Machine::with_engine`] when it has
+//!    pinged the engine already), passing `now`: time is a [`Duration`] on
+//!    any monotonic clock the driver likes, since an epoch of its choosing;
+//! 2. drains it: calls [`Machine::poll_output`] until it returns
+//!    [`Output::Pending`] or [`Output::Done`], acting on each output in order:
+//!    - [`Output::Send`]: send the request, on a connection of its own while
+//!      another request is still open (attach and wait stay open for the whole
+//!      run); report what comes back under the same [`RequestId`];
+//!    - [`Output::Write`] / [`Output::CloseWrite`]: stdin on the attach's
+//!      upgraded connection;
+//!    - [`Output::Abort`]: close that request's connection;
+//!    - [`Output::Event`] / [`Output::Error`]: hand to the user, in order;
+//!    - [`Output::Pending`]: wait for I/O, a user command, or the deadline;
+//!    - [`Output::Done`]: the run is over;
+//! 3. feeds it, then drains it again (step 2), after every:
+//!    - answer: [`Machine::handle_input`] with [`Input::Head`] (status and
+//!      headers; 101 for the upgrade), [`Input::Body`] (bytes of the body, or
+//!      of the upgraded stream, split anywhere), [`Input::End`], or
+//!      [`Input::Failed`] (the connection failed);
+//!    - deadline: [`Machine::handle_timeout`];
+//!    - user command: [`Machine::cancel`], [`Machine::write_stdin`],
+//!      [`Machine::close_stdin`], [`Machine::resize`].
+//!
+//! Incomplete input is never an error: bytes may arrive one at a time. Bad
+//! input is never a panic: whatever the engine sends becomes a typed
+//! [`Error`] output, and the machine goes on to clean up. Every container the
+//! machine creates gets a remove request before it reports done (unless the
+//! spec says to keep it), and nothing is output after [`Output::Done`].
+//! Backpressure is the driver's: the machine produces output only when fed,
+//! so a driver that feeds it when the consumer is ready never buffers more
+//! than one read.
+//!
+//! # The lifecycle
+//!
+//! `GET /_ping` (API version, Docker or Podman), `POST /containers/create`
+//! (a 404 pulls the image and creates again, per the pull policy), attach with
+//! an HTTP upgrade and `wait?condition=next-exit`, both before
+//! `POST /containers/{id}/start` so no output and no exit is missed; output is
+//! demultiplexed to its end, the exit code read from the wait, `OOMKilled`
+//! from inspect; then `DELETE /containers/{id}?force=1&v=1`.
+//!
+//! # Example
+//!
+//! Driving a run against a scripted engine (a real driver sends the requests):
+//!
+//! ```
+//! use core::time::Duration;
+//! use bytes::Bytes;
+//! use cstream_proto_core::{Input, Machine, Output, RunInfo, RunSpec, EventKind, Stream};
+//!
+//! let spec = RunSpec::builder("alpine:3.20").command(["echo", "hi"]).build()?;
+//! let run = RunInfo { run_id: "r1".into(), created_unix: 1_700_000_000 };
+//! let mut m = Machine::new(spec, run, Duration::ZERO);
+//! let mut out = Vec::new();
+//! // What the engine answers, keyed by the start of the request path.
+//! let answer = |path: &str| -> (u16, &'static [u8]) {
+//!     match path.split('?').next().unwrap() {
+//!         "/_ping" => (200, b"OK"),
+//!         "/v1.41/containers/create" => (201, br#"{"Id":"c1","Warnings":[]}"#),
+//!         "/v1.41/containers/c1/attach" => (101, b"\x01\0\0\0\0\0\0\x03hi\n"),
+//!         "/v1.41/containers/c1/wait" => (200, br#"{"StatusCode":0}"#),
+//!         "/v1.41/containers/c1/start" => (204, b""),
+//!         "/v1.41/containers/c1/json" => (200, br#"{"State":{"OOMKilled":false,"ExitCode":0}}"#),
+//!         "/v1.41/containers/c1" => (204, b""),
+//!         other => panic!("unexpected {other}"),
+//!     }
+//! };
+//! let now = Duration::from_millis(1);
+//! loop {
+//!     match m.poll_output() {
+//!         Output::Send { id, request } => {
+//!             let (status, body) = answer(&request.path);
+//!             let headers = vec![("Api-Version".into(), "1.41".into())];
+//!             m.handle_input(now, Input::Head { id, status, headers });
+//!             m.handle_input(now, Input::Body { id, data: Bytes::from_static(body) });
+//!             m.handle_input(now, Input::End { id });
+//!         }
+//!         Output::Event(e) => out.push(e.kind),
+//!         Output::Error(e) => panic!("{e}"),
+//!         Output::Done => break,
+//!         _ => {}
+//!     }
+//! }
+//! assert!(out.contains(&EventKind::Output { stream: Stream::Stdout, data: Bytes::from_static(b"hi\n") }));
+//! assert!(matches!(out.last(), Some(EventKind::ContainerRemove { .. })));
+//! # Ok::<(), cstream_proto_core::SpecError>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `std`: turns on `std` in the dependencies. The crate itself needs only
+//!   `core` and `alloc`, and builds for `wasm32-unknown-unknown`.
+//!
+//! [`Duration`]: core::time::Duration
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Untrusted engine bytes must never panic the core.
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+// no_std hygiene, as rustls does it.
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod api;
+pub mod decode;
+mod error;
+pub mod event;
+pub mod machine;
+pub mod spec;
+
+pub use api::create::RunInfo;
+pub use error::{CommandError, Error, Phase};
+pub use event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
+pub use machine::{Input, Machine, Output, RequestId};
+pub use spec::{PullPolicy, RunSpec, SpecError};

@@ -1,0 +1,611 @@
+//! The transitions: what each answer, timer and stop does to the run.
+//!
+//! The order is the race-free one: ping, (pull), create, then attach and
+//! `wait?condition=next-exit` both registered before start, output drained
+//! to its end, the exit read, inspect for the OOM flag, remove.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::{Input, Machine, Output, Purpose, Stage, Stop};
+use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine};
+use crate::api::{EngineInfo, create, requests, version::PingError};
+use crate::error::{Error, Phase};
+use crate::event::{EndReason, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
+use crate::machine::inflight::Inflight;
+use crate::machine::pull::PullTracker;
+use crate::spec::PullPolicy;
+
+fn phase(p: Purpose) -> Phase {
+    match p {
+        Purpose::Ping => Phase::Connect,
+        Purpose::Pull => Phase::Pull,
+        Purpose::Create => Phase::Create,
+        Purpose::Attach => Phase::Attach,
+        Purpose::Wait => Phase::Wait,
+        Purpose::Start => Phase::Start,
+        Purpose::Kill => Phase::Stop,
+        Purpose::Resize => Phase::Resize,
+        Purpose::Inspect => Phase::Inspect,
+        Purpose::Remove => Phase::Remove,
+    }
+}
+
+fn protocol(p: Purpose, e: BadAnswer) -> Error {
+    Error::Protocol { phase: phase(p), detail: e.0 }
+}
+
+fn success(status: Option<u16>) -> bool {
+    status.is_some_and(|s| (200..300).contains(&s))
+}
+
+impl Machine {
+    pub(super) fn begin(&mut self, now: Duration) {
+        match self.engine {
+            None => {
+                self.stage = Stage::Ping;
+                self.send(now, Purpose::Ping, requests::ping());
+            }
+            Some(_) => self.after_ping(now),
+        }
+    }
+
+    fn api(&self) -> crate::api::ApiVersion {
+        self.engine.as_ref().map_or(crate::api::ApiVersion::OURS, |e| e.api)
+    }
+
+    fn id(&self) -> &str {
+        self.container.as_deref().unwrap_or_default()
+    }
+
+    fn after_ping(&mut self, now: Duration) {
+        match self.spec.pull {
+            PullPolicy::Always if !self.pulled => self.send_pull(now),
+            _ => self.send_create(now),
+        }
+    }
+
+    fn send_pull(&mut self, now: Duration) {
+        self.stage = Stage::Pull;
+        self.pulled = true;
+        let image = self.spec.image.to_string();
+        let (from, tag) = self.spec.image.pull_params();
+        let req = requests::pull(self.api(), &from, tag, self.spec.registry_auth.as_ref());
+        self.send(now, Purpose::Pull, req);
+        self.pull = Some(PullTracker::new(image.clone(), now, self.spec.limits.max_body));
+        self.emit(now, EventKind::ImagePullStart { image });
+    }
+
+    fn send_create(&mut self, now: Duration) {
+        self.stage = Stage::Create;
+        let body = create::body(&self.spec, &self.run);
+        let req = requests::create(self.api(), self.spec.name.as_deref(), body);
+        self.send(now, Purpose::Create, req);
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    pub(super) fn on_input(&mut self, now: Duration, input: Input) {
+        match input {
+            Input::Head { id, status, headers } => {
+                let Some(r) = self.requests.get_mut(id) else { return };
+                if r.status.is_some() {
+                    return;
+                }
+                r.status = Some(status);
+                if !r.unary {
+                    // A stream has begun; it may stay open as long as the process runs.
+                    r.deadline = None;
+                }
+                let purpose = r.purpose;
+                self.on_head(now, purpose, status, &headers);
+            }
+            Input::Body { id, data } => {
+                let Some(r) = self.requests.get_mut(id) else { return };
+                match (r.purpose, r.status) {
+                    (Purpose::Attach, _) if self.attach.ready => self.on_output(now, data),
+                    (Purpose::Pull, Some(200)) => self.on_pull_bytes(now, data),
+                    _ => {
+                        let room = self.spec.limits.max_body.saturating_sub(r.body.len());
+                        r.overflow |= data.len() > room;
+                        r.body.extend_from_slice(&data.slice(..data.len().min(room)));
+                    }
+                }
+            }
+            Input::End { id } => {
+                if let Some(r) = self.requests.close(id) {
+                    self.on_end(now, r);
+                }
+            }
+            Input::Failed { id, message } => {
+                if let Some(r) = self.requests.close(id) {
+                    let e = Error::Transport { phase: phase(r.purpose), message };
+                    self.on_failure(now, r.purpose, e);
+                }
+            }
+        }
+    }
+
+    fn on_head(&mut self, now: Duration, purpose: Purpose, status: u16, headers: &[(String, String)]) {
+        match purpose {
+            Purpose::Ping if status == 200 => {
+                let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match EngineInfo::from_ping_headers(pairs) {
+                    Ok(info) => self.engine = Some(info),
+                    Err(PingError::TooOld(found)) => self.fail(now, Error::UnsupportedEngine { found }),
+                    Err(PingError::NoVersion(v)) => {
+                        let detail = match v {
+                            Some(v) => alloc::format!("unreadable Api-Version header {v:?}"),
+                            None => "no Api-Version header in the ping answer".to_string(),
+                        };
+                        self.fail(now, Error::Protocol { phase: Phase::Connect, detail });
+                    }
+                }
+            }
+            Purpose::Attach if status == 101 || status == 200 => {
+                self.attach.ready = true;
+                self.flush_stdin();
+            }
+            Purpose::Wait if status == 200 => self.wait_ready = true,
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, now: Duration, r: Inflight) {
+        let body = r.body.freeze();
+        let failed = |m: &Self| Error::Engine {
+            phase: phase(r.purpose),
+            status: r.status.unwrap_or(0),
+            message: m.error_text(&body, r.status),
+        };
+        if r.overflow && r.purpose != Purpose::Attach {
+            let detail = alloc::format!("the answer is larger than {} bytes", self.spec.limits.max_body);
+            return self.on_failure(now, r.purpose, Error::Protocol { phase: phase(r.purpose), detail });
+        }
+        match r.purpose {
+            Purpose::Ping => match r.status {
+                Some(200) if self.engine.is_some() => self.after_ping(now),
+                Some(200) => {} // already failed on the headers
+                _ => self.fail(now, failed(self)),
+            },
+            Purpose::Pull => self.pull_ended(now, r.status, &body),
+            Purpose::Create => self.created(now, r.status, &body),
+            Purpose::Attach => match self.attach.ready {
+                true => self.output_ended(now),
+                false => {
+                    let e = failed(self);
+                    self.fail(now, e)
+                }
+            },
+            Purpose::Wait => match (self.wait_ready, Exited::parse(&body)) {
+                (true, Ok(exit)) => {
+                    self.exited_at = Some(now);
+                    self.exit = Some(exit);
+                }
+                (true, Err(e)) => self.fail(now, protocol(r.purpose, e)),
+                (false, _) => {
+                    let e = failed(self);
+                    self.fail(now, e)
+                }
+            },
+            Purpose::Start => match r.status {
+                Some(204 | 304) | Some(200) => self.started(now),
+                _ => {
+                    let e = failed(self);
+                    self.start_failed(now, e)
+                }
+            },
+            Purpose::Kill => {}
+            Purpose::Resize if success(r.status) => {}
+            Purpose::Resize => self.error(failed(self)),
+            Purpose::Inspect => {
+                let inspected = match r.status {
+                    Some(200) => Inspected::parse(&body).ok(),
+                    _ => None,
+                };
+                self.finish_process(now, inspected.unwrap_or_default());
+            }
+            Purpose::Remove => match r.status {
+                Some(s) if (200..300).contains(&s) || s == 404 || s == 409 => self.removed(now),
+                _ => {
+                    let e = failed(self);
+                    self.error(e);
+                    self.finish(now);
+                }
+            },
+        }
+    }
+
+    fn error_text(&self, body: &[u8], status: Option<u16>) -> String {
+        match body.is_empty() {
+            true => alloc::format!("HTTP {} with an empty body", status.unwrap_or(0)),
+            false => answers::error_message(body),
+        }
+    }
+
+    /// A request failed in transport or timed out.
+    fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
+        match purpose {
+            Purpose::Kill => {}
+            Purpose::Resize => self.error(e),
+            Purpose::Inspect => {
+                self.error(e);
+                self.finish_process(now, Inspected::default());
+            }
+            Purpose::Remove if self.remove_attempts < super::REMOVE_ATTEMPTS => {
+                let backoff = Duration::from_millis(500) * self.remove_attempts;
+                self.timers.remove_retry = Some(now + backoff);
+            }
+            Purpose::Remove => {
+                self.error(e);
+                self.finish(now);
+            }
+            Purpose::Start => self.start_failed(now, e),
+            _ => self.fail(now, e),
+        }
+    }
+
+    // ---- pull ---------------------------------------------------------
+
+    fn on_pull_bytes(&mut self, now: Duration, mut data: Bytes) {
+        let Some(mut tracker) = self.pull.take() else { return };
+        loop {
+            match tracker.lines.decode(&mut data) {
+                Ok(Some(line)) => self.pull_line(now, &mut tracker, &line),
+                Ok(None) => break,
+                Err(e) => {
+                    tracker.error.get_or_insert(e.to_string());
+                    break;
+                }
+            }
+        }
+        self.pull = Some(tracker);
+    }
+
+    fn pull_line(&mut self, now: Duration, tracker: &mut PullTracker, line: &[u8]) {
+        match PullLine::parse(line) {
+            Ok(l) => {
+                if let Some(p) = tracker.line(now, l) {
+                    self.emit(now, EventKind::ImagePullProgress(p));
+                }
+            }
+            Err(e) => {
+                tracker.error.get_or_insert(e.0);
+            }
+        }
+    }
+
+    fn pull_ended(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
+        let Some(mut tracker) = self.pull.take() else { return };
+        if status == Some(200) {
+            if let Some(last) = tracker.lines.finish() {
+                self.pull_line(now, &mut tracker, &last);
+            }
+        }
+        let image = tracker.image.clone();
+        let message = match status {
+            Some(200) => tracker.error.take(),
+            _ => Some(self.error_text(body, status)),
+        };
+        match message {
+            Some(message) => self.fail(now, Error::Pull { image, message }),
+            None => {
+                let duration = now.saturating_sub(tracker.began);
+                self.emit(now, EventKind::ImagePullComplete { image, digest: tracker.digest, duration });
+                if self.stop == Stop::None {
+                    self.send_create(now);
+                }
+            }
+        }
+    }
+
+    // ---- create, prepare, start ----------------------------------------
+
+    fn created(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
+        let image = self.spec.image.to_string();
+        match status {
+            Some(200 | 201) => match Created::parse(body) {
+                Ok(c) => {
+                    self.container = Some(c.id.clone());
+                    self.emit(now, EventKind::ContainerCreate { id: c.id, image });
+                    if self.stop != Stop::None {
+                        self.end_unstarted(now, self.reason);
+                        return self.cleanup(now);
+                    }
+                    self.stage = Stage::Prepare;
+                    let attach = requests::attach(self.api(), self.id(), self.spec.stdin);
+                    self.attach.id = Some(self.send(now, Purpose::Attach, attach));
+                    let wait = requests::wait(self.api(), self.id());
+                    self.send(now, Purpose::Wait, wait);
+                }
+                Err(e) => self.fail(now, protocol(Purpose::Create, e)),
+            },
+            Some(404) if self.spec.pull == PullPolicy::Missing && !self.pulled && self.stop == Stop::None => {
+                self.send_pull(now)
+            }
+            Some(404) if self.spec.pull == PullPolicy::Never => self.fail(now, Error::ImageMissing { image }),
+            Some(404) => {
+                let message = self.error_text(body, status);
+                self.fail(now, Error::Pull { image, message })
+            }
+            Some(409) => {
+                let message = self.error_text(body, status);
+                self.fail(now, Error::NameInUse { message })
+            }
+            _ => {
+                let message = self.error_text(body, status);
+                self.fail(now, Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message })
+            }
+        }
+    }
+
+    fn started(&mut self, now: Duration) {
+        self.stage = Stage::Running;
+        self.started_at = Some(now);
+        let argv = self.spec.command.clone().unwrap_or_default();
+        let (command, args) = match argv.split_first() {
+            Some((c, rest)) => (c.clone(), rest.to_vec()),
+            None => (String::new(), Vec::new()),
+        };
+        let process = ProcessId::Container(self.id().to_string());
+        self.emit(now, EventKind::ProcessStart { command, args, process });
+        self.timers.heartbeat = self.spec.heartbeat.map(|h| now + h);
+        if let Some(size) = self.spec.tty_size {
+            self.send_resize(now, size);
+        }
+        if self.stop == Stop::Requested {
+            self.signal(now);
+        }
+    }
+
+    fn start_failed(&mut self, now: Duration, e: Error) {
+        let code = match &e {
+            Error::Engine { message, .. } => answers::start_failure_exit_code(message),
+            _ => None,
+        };
+        self.error(e);
+        self.abort(Purpose::Attach);
+        self.abort(Purpose::Wait);
+        self.ended = true;
+        let end = ProcessEnd {
+            exit_code: code,
+            signal: None,
+            oom_killed: false,
+            duration: Duration::ZERO,
+            reason: EndReason::StartFailed,
+        };
+        self.emit(now, EventKind::ProcessEnd(end));
+        self.cleanup(now);
+    }
+
+    pub(super) fn send_resize(&mut self, now: Duration, size: TtySize) {
+        let req = requests::resize(self.api(), self.id(), size);
+        self.send(now, Purpose::Resize, req);
+        self.emit(now, EventKind::TerminalResize { size });
+    }
+
+    // ---- output, exit, inspect, remove ---------------------------------
+
+    fn on_output(&mut self, now: Duration, mut data: Bytes) {
+        if self.spec.tty {
+            return self.output(now, Stream::Tty, data);
+        }
+        loop {
+            match self.attach.decoder.decode(&mut data) {
+                Ok(Some(chunk)) => self.output(now, chunk.stream, chunk.data),
+                Ok(None) => return,
+                Err(e) => return self.error(Error::Output(e)),
+            }
+        }
+    }
+
+    fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
+        let mut due = Vec::new();
+        self.coalescer.push(now, stream, data, |s, d| due.push((s, d)));
+        for (stream, data) in due {
+            self.emit(now, EventKind::Output { stream, data });
+        }
+    }
+
+    fn flush_output(&mut self, now: Duration) {
+        let mut due = Vec::new();
+        self.coalescer.flush(|s, d| due.push((s, d)));
+        for (stream, data) in due {
+            self.emit(now, EventKind::Output { stream, data });
+        }
+    }
+
+    fn output_ended(&mut self, now: Duration) {
+        self.attach.done = true;
+        self.timers.drain = None;
+        if !self.spec.tty {
+            if let Err(e) = self.attach.decoder.finish() {
+                self.flush_output(now);
+                self.error(Error::Output(e));
+            }
+        }
+    }
+
+    fn finish_process(&mut self, now: Duration, inspected: Inspected) {
+        self.flush_output(now);
+        let code = self.exit.as_ref().map(|e| e.status_code).or(inspected.exit_code).unwrap_or(-1);
+        let code = i32::try_from(code).unwrap_or(if code < 0 { i32::MIN } else { i32::MAX });
+        let started = self.started_at.unwrap_or(now);
+        let duration = self.exited_at.unwrap_or(now).saturating_sub(started);
+        let reason = match self.stop {
+            Stop::None => EndReason::Exited,
+            _ => self.reason,
+        };
+        self.ended = true;
+        self.timers.heartbeat = None;
+        let end = ProcessEnd::from_exit_code(code, inspected.oom_killed, duration, reason);
+        self.emit(now, EventKind::ProcessEnd(end));
+        self.cleanup(now);
+    }
+
+    fn removed(&mut self, now: Duration) {
+        let id = self.id().to_string();
+        self.emit(now, EventKind::ContainerRemove { id });
+        self.finish(now);
+    }
+
+    /// Removes the container if there is one to remove; else finishes.
+    fn cleanup(&mut self, now: Duration) {
+        self.flush_output(now);
+        self.timers.heartbeat = None;
+        self.timers.drain = None;
+        match (&self.container, self.spec.keep) {
+            (Some(_), false) => {
+                // Everything else is moot: remove with force kills the process.
+                self.abort_all();
+                self.stage = Stage::Remove;
+                self.send_remove(now);
+            }
+            _ => self.finish(now),
+        }
+    }
+
+    fn send_remove(&mut self, now: Duration) {
+        self.remove_attempts += 1;
+        self.timers.remove_retry = None;
+        let req = requests::remove(self.api(), self.id());
+        self.send(now, Purpose::Remove, req);
+    }
+
+    fn finish(&mut self, _now: Duration) {
+        self.abort_all();
+        self.stage = Stage::Done;
+        self.timers = Default::default();
+    }
+
+    /// A failure that ends the run: report it, then clean up.
+    fn fail(&mut self, now: Duration, e: Error) {
+        if self.stage >= Stage::Remove {
+            return self.error(e);
+        }
+        self.error(e);
+        self.abort_all();
+        self.cleanup(now);
+    }
+
+    /// A stopped run that never started its process still reports how it ended.
+    fn end_unstarted(&mut self, now: Duration, reason: EndReason) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let end = ProcessEnd { exit_code: None, signal: None, oom_killed: false, duration: Duration::ZERO, reason };
+        self.emit(now, EventKind::ProcessEnd(end));
+    }
+
+    // ---- stopping -----------------------------------------------------
+
+    pub(super) fn request_stop(&mut self, now: Duration, reason: EndReason) {
+        if self.stage >= Stage::Inspect || self.exit.is_some() {
+            return;
+        }
+        match self.stop {
+            Stop::None => {
+                self.stop = Stop::Requested;
+                self.reason = reason;
+                self.timers.run = None;
+                match self.stage {
+                    Stage::Ping | Stage::Pull => {
+                        self.abort_all();
+                        self.end_unstarted(now, reason);
+                        self.finish(now);
+                    }
+                    Stage::Prepare => {
+                        self.end_unstarted(now, reason);
+                        self.cleanup(now);
+                    }
+                    Stage::Running => self.signal(now),
+                    // Create and start answers are awaited: the container may exist, the process may run.
+                    _ => {}
+                }
+            }
+            Stop::Signalled { .. } => self.kill(now),
+            Stop::Requested | Stop::Killed => {}
+        }
+    }
+
+    fn signal(&mut self, now: Duration) {
+        if self.spec.stop_grace.is_zero() {
+            return self.kill(now);
+        }
+        let req = requests::kill(self.api(), self.id(), &self.spec.stop_signal);
+        self.send(now, Purpose::Kill, req);
+        self.stop = Stop::Signalled { kill_at: now + self.spec.stop_grace };
+    }
+
+    fn kill(&mut self, now: Duration) {
+        let req = requests::kill(self.api(), self.id(), "SIGKILL");
+        self.send(now, Purpose::Kill, req);
+        self.stop = Stop::Killed;
+    }
+
+    // ---- time and progress ----------------------------------------------
+
+    pub(super) fn on_timeout(&mut self, now: Duration) {
+        while let Some(r) = self.requests.expired(now) {
+            self.out.push_back(Output::Abort { id: r.id });
+            let e = Error::Timeout { phase: phase(r.purpose), after: self.spec.limits.request_timeout };
+            self.on_failure(now, r.purpose, e);
+        }
+        if self.timers.run.is_some_and(|t| t <= now) {
+            self.timers.run = None;
+            self.request_stop(now, EndReason::TimedOut);
+        }
+        if let Stop::Signalled { kill_at } = self.stop {
+            if kill_at <= now && self.exit.is_none() {
+                self.kill(now);
+            }
+        }
+        if let (Some(t), Some(every)) = (self.timers.heartbeat, self.spec.heartbeat) {
+            if t <= now && !self.ended && self.exit.is_none() {
+                let elapsed = now.saturating_sub(self.started_at.unwrap_or(now));
+                self.emit(now, EventKind::Heartbeat { elapsed });
+                self.timers.heartbeat = Some(now + every);
+            }
+        }
+        if self.timers.drain.is_some_and(|t| t <= now) {
+            self.timers.drain = None;
+            self.abort(Purpose::Attach);
+            self.attach.done = true;
+            self.error(Error::Timeout { phase: Phase::Output, after: self.spec.limits.drain_timeout });
+        }
+        if self.coalescer.deadline().is_some_and(|t| t <= now) {
+            self.flush_output(now);
+        }
+        if self.timers.remove_retry.is_some_and(|t| t <= now) && self.stage == Stage::Remove {
+            self.send_remove(now);
+        }
+    }
+
+    /// Moves on when what a stage waits for has all arrived.
+    pub(super) fn advance(&mut self, now: Duration) {
+        match self.stage {
+            Stage::Prepare if self.attach.ready && self.wait_ready => {
+                self.stage = Stage::Start;
+                let req = requests::start(self.api(), self.id());
+                self.send(now, Purpose::Start, req);
+            }
+            Stage::Running if self.exit.is_some() => {
+                self.timers.heartbeat = None;
+                self.timers.run = None;
+                if self.attach.done {
+                    self.stage = Stage::Inspect;
+                    self.abort_all();
+                    let req = requests::inspect(self.api(), self.id());
+                    self.send(now, Purpose::Inspect, req);
+                } else if self.timers.drain.is_none() {
+                    self.timers.drain = Some(now + self.spec.limits.drain_timeout);
+                }
+            }
+            _ => {}
+        }
+    }
+}

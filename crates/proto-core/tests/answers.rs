@@ -1,0 +1,142 @@
+//! Parsers of the engines' answers, and serialization of events.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use cstream_proto_core::api::answers::{
+    Created, Exited, Inspected, Listed, PullLine, error_message, start_failure_exit_code,
+};
+use cstream_proto_core::api::{ApiVersion, EngineInfo, EngineKind, requests};
+use cstream_proto_core::event::PullProgress;
+use cstream_proto_core::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
+
+#[test]
+fn error_bodies_of_both_engines() {
+    assert_eq!(error_message(br#"{"message":"No such image: nope:latest"}"#), "No such image: nope:latest");
+    assert_eq!(
+        error_message(br#"{"cause":"image not known","message":"nope: image not known","response":404}"#),
+        "nope: image not known"
+    );
+    assert_eq!(error_message(br#"{"cause":"only a cause","response":500}"#), "only a cause");
+    assert_eq!(error_message(b"plain text\n"), "plain text");
+    assert_eq!(error_message(b"\xff\xfe"), "\u{fffd}\u{fffd}");
+    let long = vec![b'x'; 10_000];
+    assert!(error_message(&long).chars().count() <= 4097);
+}
+
+#[test]
+fn ping_headers_tell_docker_from_podman() {
+    let docker =
+        EngineInfo::from_ping_headers([("Api-Version", "1.41"), ("Server", "Docker/20.10.24+dfsg1 (linux)")]).unwrap();
+    assert_eq!((docker.kind, docker.api), (EngineKind::Docker, ApiVersion { major: 1, minor: 41 }));
+    let podman = EngineInfo::from_ping_headers([("api-version", "1.41"), ("Libpod-Api-Version", "4.3.1")]).unwrap();
+    assert_eq!(podman.kind, EngineKind::Podman);
+    let newer = EngineInfo::from_ping_headers([("API-VERSION", "1.47")]).unwrap();
+    assert_eq!((newer.engine_api.minor, newer.api), (47, ApiVersion::OURS));
+    assert!(EngineInfo::from_ping_headers([("Api-Version", "1.29")]).is_err());
+    assert!(EngineInfo::from_ping_headers([("Server", "nginx")]).is_err());
+    assert!(EngineInfo::from_ping_headers([("Api-Version", "one.two")]).is_err());
+    assert!(EngineInfo::from_ping_headers([("Ä", "x"), ("Api-Version", "1.41")]).is_ok());
+}
+
+#[test]
+fn answers() {
+    assert_eq!(Created::parse(br#"{"Id":"abc","Warnings":null}"#).unwrap().id, "abc");
+    assert_eq!(Created::parse(br#"{"Id":"abc","Warnings":["w"]}"#).unwrap().warnings, ["w"]);
+    assert!(Created::parse(br#"{"Id":"a/b"}"#).is_err());
+    assert_eq!(Exited::parse(br#"{"StatusCode":42,"Error":null}"#).unwrap(), Exited { status_code: 42, error: None });
+    assert_eq!(
+        Exited::parse(br#"{"StatusCode":0,"Error":{"Message":"boom"}}"#).unwrap().error.as_deref(),
+        Some("boom")
+    );
+    assert_eq!(Exited::parse(br#"{"StatusCode":0,"Error":{"Message":""}}"#).unwrap().error, None);
+    assert!(Exited::parse(b"{}").is_err());
+    let i = Inspected::parse(br#"{"Id":"x","State":{"Status":"exited","OOMKilled":true,"ExitCode":137}}"#).unwrap();
+    assert_eq!((i.oom_killed, i.exit_code, i.status.as_deref()), (true, Some(137), Some("exited")));
+    let l =
+        Listed::parse_list(br#"[{"Id":"a","Labels":{"io.cstream.run":"r"},"Created":5,"State":"exited"}]"#).unwrap();
+    assert_eq!(l[0].labels.as_ref().unwrap()["io.cstream.run"], "r");
+}
+
+#[test]
+fn pull_lines() {
+    assert_eq!(
+        PullLine::parse(br#"{"status":"Downloading","progressDetail":{"current":5,"total":10},"id":"l1"}"#).unwrap(),
+        PullLine::Status { id: "l1".into(), status: "Downloading".into(), current: Some(5), total: Some(10) }
+    );
+    assert_eq!(PullLine::parse(br#"{"status":"Digest: sha256:ab"}"#).unwrap(), PullLine::Digest("sha256:ab".into()));
+    assert_eq!(
+        PullLine::parse(br#"{"error":"x","errorDetail":{"message":"denied"}}"#).unwrap(),
+        PullLine::Error("denied".into())
+    );
+    assert_eq!(PullLine::parse(br#"{"error":"only error"}"#).unwrap(), PullLine::Error("only error".into()));
+    assert!(PullLine::parse(b"nope").is_err());
+}
+
+#[test]
+fn start_failure_codes() {
+    assert_eq!(start_failure_exit_code("exec: \"x\": executable file not found in $PATH"), Some(127));
+    assert_eq!(start_failure_exit_code("stat /x: no such file or directory"), Some(127));
+    assert_eq!(start_failure_exit_code("exec /etc: permission denied"), Some(126));
+    assert_eq!(start_failure_exit_code("cgroup busy"), None);
+}
+
+#[test]
+fn request_paths() {
+    let v = ApiVersion::OURS;
+    assert_eq!(requests::ping().path, "/_ping");
+    assert_eq!(requests::kill(v, "c1", "SIGTERM").path, "/v1.41/containers/c1/kill?signal=SIGTERM");
+    assert_eq!(requests::stop(v, "c1", 10).path, "/v1.41/containers/c1/stop?t=10");
+    assert_eq!(requests::resize(v, "c1", TtySize { cols: 80, rows: 24 }).path, "/v1.41/containers/c1/resize?h=24&w=80");
+    assert_eq!(requests::version(v).path, "/v1.41/version");
+    assert_eq!(
+        requests::list_labelled(v, &["io.cstream.run"]).path,
+        "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cstream.run%22%5D%7D"
+    );
+    let a = requests::attach(v, "c1", false);
+    assert_eq!((a.header("connection"), a.header("upgrade")), (Some("Upgrade"), Some("tcp")));
+    assert_eq!(requests::encode_query("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+}
+
+fn all_events() -> Vec<Event> {
+    let at = Duration::from_millis(1500);
+    [
+        EventKind::ImagePullStart { image: "alpine:latest".into() },
+        EventKind::ImagePullProgress(PullProgress {
+            image: "alpine:latest".into(),
+            layer: "l1".into(),
+            status: "Downloading".into(),
+            current: Some(1),
+            total: Some(2),
+            aggregate_current: 1,
+            aggregate_total: 2,
+        }),
+        EventKind::ImagePullComplete { image: "alpine:latest".into(), digest: Some("sha256:ab".into()), duration: at },
+        EventKind::ContainerCreate { id: "c".into(), image: "alpine:latest".into() },
+        EventKind::ProcessStart {
+            command: "sh".into(),
+            args: vec!["-c".into()],
+            process: ProcessId::Container("c".into()),
+        },
+        EventKind::ProcessStart { command: "ls".into(), args: vec![], process: ProcessId::Pid(42) },
+        EventKind::Output { stream: Stream::Stdout, data: Bytes::from_static(b"\xffbinary\0") },
+        EventKind::Output { stream: Stream::Tty, data: Bytes::from_static(b"hi\r\n") },
+        EventKind::Heartbeat { elapsed: at },
+        EventKind::TerminalResize { size: TtySize { cols: 80, rows: 24 } },
+        EventKind::ProcessEnd(ProcessEnd::from_exit_code(137, true, at, EndReason::Cancelled)),
+        EventKind::ContainerRemove { id: "c".into() },
+    ]
+    .into_iter()
+    .map(|kind| Event { at, kind })
+    .collect()
+}
+
+#[test]
+fn events_round_trip_through_postcard_and_json() {
+    for e in all_events() {
+        let p = postcard::to_allocvec(&e).unwrap();
+        assert_eq!(postcard::from_bytes::<Event>(&p).unwrap(), e);
+        let j = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&j).unwrap(), e, "{j}");
+    }
+}

@@ -1,0 +1,532 @@
+//! A scripted engine for deterministic tests of the machine.
+//!
+//! The engine answers each request the machine sends, as Docker 20.10 or
+//! Podman 4.3 would, from a small model of one container: output frames, an
+//! exit code, whether it obeys SIGTERM. Replies can be overridden per call to
+//! script failures. Body bytes are delivered whole, one byte at a time, or
+//! in random splits, on a virtual clock that jumps to the machine's deadlines.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cstream_proto_core::api::Method;
+use cstream_proto_core::{Error, Event, EventKind, Input, Machine, Output, RequestId, RunInfo, RunSpec};
+
+/// Which engine's answers to imitate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Docker,
+    Podman,
+}
+
+/// How body bytes are cut before delivery.
+#[derive(Clone, Copy, Debug)]
+pub enum Split {
+    Whole,
+    Bytewise,
+    Random(u64),
+}
+
+pub const SPLITS: [Split; 5] = [Split::Whole, Split::Bytewise, Split::Random(1), Split::Random(7), Split::Random(42)];
+
+/// An Engine API call, read from a request's method and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Ping,
+    Pull,
+    Create,
+    Attach,
+    Wait,
+    Start,
+    Kill,
+    Resize,
+    Inspect,
+    Remove,
+}
+
+pub fn op_of(method: Method, path: &str) -> Op {
+    let p = path.split('?').next().unwrap();
+    match (method, p.rsplit('/').next().unwrap()) {
+        (_, "_ping") => Op::Ping,
+        (_, "create") if p.contains("/images/") => Op::Pull,
+        (_, "create") => Op::Create,
+        (_, "attach") => Op::Attach,
+        (_, "wait") => Op::Wait,
+        (_, "start") => Op::Start,
+        (_, "kill") => Op::Kill,
+        (_, "resize") => Op::Resize,
+        (Method::Get, "json") => Op::Inspect,
+        (Method::Delete, _) => Op::Remove,
+        other => panic!("unexpected request {other:?}"),
+    }
+}
+
+/// A scripted answer to one call.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Answer with this status and body (JSON error bodies in the flavor's shape).
+    Status(u16, Vec<u8>),
+    /// An engine error in the flavor's error shape.
+    EngineError(u16, &'static str),
+    /// The connection fails.
+    Transport(&'static str),
+    /// Never answer.
+    Silent,
+}
+
+/// What the process in the container does.
+#[derive(Clone, Debug)]
+pub struct Process {
+    /// Output written at start, as (stream byte, payload) frames.
+    pub frames: Vec<(u8, Vec<u8>)>,
+    /// Exit code when it exits by itself.
+    pub exit_code: i64,
+    /// Exits right after writing its output; else runs until signalled.
+    pub exits: bool,
+    /// Ignores SIGTERM (only SIGKILL ends it).
+    pub ignores_term: bool,
+    /// The wait answer comes before the end of the output stream.
+    pub wait_first: bool,
+    /// Inspect reports OOMKilled.
+    pub oom: bool,
+    /// Raw attach bytes instead of frames (a TTY, or hostile bytes).
+    pub raw: Option<Vec<u8>>,
+    /// The attach stream ends with these extra bytes (a cut frame, say).
+    pub trailer: Vec<u8>,
+}
+
+impl Default for Process {
+    fn default() -> Self {
+        Process {
+            frames: vec![(1, b"out\n".to_vec()), (2, b"err\n".to_vec())],
+            exit_code: 0,
+            exits: true,
+            ignores_term: false,
+            wait_first: false,
+            oom: false,
+            raw: None,
+            trailer: Vec::new(),
+        }
+    }
+}
+
+pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![stream, 0, 0, 0];
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// The scripted engine and its record of what happened.
+pub struct Engine {
+    pub flavor: Flavor,
+    pub split: Split,
+    pub process: Process,
+    pub replies: HashMap<Op, VecDeque<Reply>>,
+    pub pull_body: Vec<u8>,
+    pub api_version: &'static str,
+    /// Every request sent, as "METHOD path".
+    pub requests: Vec<String>,
+    pub stdin: Vec<u8>,
+    pub stdin_closed: bool,
+    queue: VecDeque<Input>,
+    attach: Option<RequestId>,
+    wait: Option<RequestId>,
+    running: bool,
+    exited: bool,
+    exit_code: i64,
+    rng: u64,
+}
+
+impl Engine {
+    pub fn new(flavor: Flavor, split: Split) -> Self {
+        let rng = match split {
+            Split::Random(seed) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            _ => 1,
+        };
+        Engine {
+            flavor,
+            split,
+            process: Process::default(),
+            replies: HashMap::new(),
+            pull_body: Vec::new(),
+            api_version: "1.41",
+            requests: Vec::new(),
+            stdin: Vec::new(),
+            stdin_closed: false,
+            queue: VecDeque::new(),
+            attach: None,
+            wait: None,
+            running: false,
+            exited: false,
+            exit_code: 0,
+            rng,
+        }
+    }
+
+    /// Scripts the next answers to `op`, in order; later calls answer normally.
+    pub fn reply(mut self, op: Op, replies: impl IntoIterator<Item = Reply>) -> Self {
+        self.replies.entry(op).or_default().extend(replies);
+        self
+    }
+
+    pub fn process(mut self, p: Process) -> Self {
+        self.process = p;
+        self
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn error_body(&self, status: u16, message: &str) -> Vec<u8> {
+        match self.flavor {
+            Flavor::Docker => serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap(),
+            Flavor::Podman => {
+                let cause = message.rsplit(": ").next().unwrap_or(message);
+                serde_json::to_vec(&serde_json::json!({ "cause": cause, "message": message, "response": status }))
+                    .unwrap()
+            }
+        }
+    }
+
+    fn headers(&self, op: Op, status: u16) -> Vec<(String, String)> {
+        let mut h = vec![("Api-Version".to_string(), self.api_version.to_string())];
+        match self.flavor {
+            Flavor::Docker => {
+                h.push(("Docker-Experimental".into(), "false".into()));
+                h.push(("Server".into(), "Docker/20.10.24+dfsg1 (linux)".into()));
+            }
+            Flavor::Podman => {
+                h.push(("Libpod-Api-Version".into(), "4.3.1".into()));
+                h.push(("Server".into(), "Libpod/4.3.1 (linux)".into()));
+            }
+        }
+        if op == Op::Attach && status == 101 {
+            h.push(("Connection".into(), "Upgrade".into()));
+            h.push(("Upgrade".into(), "tcp".into()));
+        }
+        h
+    }
+
+    fn push_body(&mut self, id: RequestId, data: &[u8]) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = match self.split {
+                Split::Whole => rest.len(),
+                Split::Bytewise => 1,
+                Split::Random(_) => 1 + (self.next_rand() as usize % rest.len().min(24)),
+            };
+            let (a, b) = rest.split_at(n);
+            self.queue.push_back(Input::Body { id, data: Bytes::copy_from_slice(a) });
+            rest = b;
+        }
+    }
+
+    fn answer(&mut self, id: RequestId, op: Op, status: u16, body: &[u8]) {
+        let headers = self.headers(op, status);
+        self.queue.push_back(Input::Head { id, status, headers });
+        self.push_body(id, body);
+        self.queue.push_back(Input::End { id });
+    }
+
+    /// Takes one request from the machine and queues the engine's answer.
+    pub fn receive(&mut self, id: RequestId, method: Method, path: &str) {
+        self.requests.push(format!("{} {}", method.as_str(), path));
+        let op = op_of(method, path);
+        if let Some(reply) = self.replies.get_mut(&op).and_then(|q| q.pop_front()) {
+            match reply {
+                Reply::Status(s, body) => {
+                    if op == Op::Start && (200..300).contains(&s) {
+                        self.start();
+                    }
+                    return self.answer(id, op, s, &body);
+                }
+                Reply::EngineError(s, msg) => {
+                    let body = self.error_body(s, msg);
+                    return self.answer(id, op, s, &body);
+                }
+                Reply::Transport(m) => return self.queue.push_back(Input::Failed { id, message: m.into() }),
+                Reply::Silent => return,
+            }
+        }
+        match op {
+            Op::Ping => self.answer(id, op, 200, b"OK"),
+            Op::Pull => {
+                let body = self.pull_body.clone();
+                self.answer(id, op, 200, &body)
+            }
+            Op::Create => {
+                let body: &[u8] = match self.flavor {
+                    Flavor::Docker => br#"{"Id":"c0ffee","Warnings":[]}"#,
+                    Flavor::Podman => br#"{"Id":"c0ffee","Warnings":null}"#,
+                };
+                self.answer(id, op, 201, body)
+            }
+            Op::Attach => {
+                self.attach = Some(id);
+                let headers = self.headers(op, 101);
+                self.queue.push_back(Input::Head { id, status: 101, headers });
+            }
+            Op::Wait => {
+                self.wait = Some(id);
+                let headers = self.headers(op, 200);
+                self.queue.push_back(Input::Head { id, status: 200, headers });
+            }
+            Op::Start => {
+                let status = if self.running || self.exited { 304 } else { 204 };
+                self.answer(id, op, status, b"");
+                if status == 204 {
+                    self.start();
+                }
+            }
+            Op::Kill => {
+                let signal = path.split("signal=").nth(1).unwrap_or("").to_string();
+                if !self.running {
+                    let body = self.error_body(409, "container is not running");
+                    return self.answer(id, op, 409, &body);
+                }
+                self.answer(id, op, 204, b"");
+                let term = signal.contains("TERM");
+                if signal.contains("KILL") {
+                    self.exit(137);
+                } else if term && !self.process.ignores_term {
+                    self.exit(143);
+                }
+            }
+            Op::Resize => self.answer(id, op, 200, b""),
+            Op::Inspect => {
+                let body = serde_json::json!({
+                    "Id": "c0ffee",
+                    "State": {"Status": "exited", "Running": false, "OOMKilled": self.process.oom, "ExitCode": self.exit_code}
+                });
+                self.answer(id, op, 200, &serde_json::to_vec(&body).unwrap())
+            }
+            Op::Remove => {
+                self.running = false;
+                self.answer(id, op, 204, b"")
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        self.running = true;
+        let Some(attach) = self.attach else { return };
+        let bytes = match &self.process.raw {
+            Some(raw) => raw.clone(),
+            None => self.process.frames.iter().flat_map(|(s, p)| frame(*s, p)).collect(),
+        };
+        self.push_body(attach, &bytes);
+        if self.process.exits {
+            self.exit(self.process.exit_code);
+        }
+    }
+
+    fn exit(&mut self, code: i64) {
+        if self.exited {
+            return;
+        }
+        self.running = false;
+        self.exited = true;
+        self.exit_code = code;
+        let body = format!(r#"{{"StatusCode":{code},"Error":null}}"#).into_bytes();
+        let end_output = |e: &mut Engine| {
+            if let Some(a) = e.attach {
+                let trailer = e.process.trailer.clone();
+                e.push_body(a, &trailer);
+                e.queue.push_back(Input::End { id: a });
+            }
+        };
+        if !self.process.wait_first {
+            end_output(self);
+        }
+        if let Some(w) = self.wait {
+            self.push_body(w, &body);
+            self.queue.push_back(Input::End { id: w });
+        }
+        if self.process.wait_first {
+            end_output(self);
+        }
+    }
+
+    pub fn next_input(&mut self) -> Option<Input> {
+        self.queue.pop_front()
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub events: Vec<Event>,
+    pub errors: Vec<Error>,
+    /// Everything output, in order, as short strings ("send POST ...", "event ...", "error ...", "abort N").
+    pub log: Vec<String>,
+    pub done: bool,
+    pub steps: usize,
+    pub now: Duration,
+    /// Set when nothing can happen without the hook.
+    pub stuck: bool,
+}
+
+impl Transcript {
+    pub fn kinds(&self) -> Vec<EventKind> {
+        self.events.iter().map(|e| e.kind.clone()).collect()
+    }
+
+    /// Output bytes per stream, concatenated.
+    pub fn output(&self, stream: cstream_proto_core::Stream) -> Vec<u8> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Output { stream: s, data } if *s == stream => Some(data.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Event names in order, with consecutive Output events merged.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        for e in &self.events {
+            let n = name(&e.kind);
+            if n == "Output" && v.last() == Some(&"Output") {
+                continue;
+            }
+            v.push(n);
+        }
+        v
+    }
+
+    pub fn process_end(&self) -> Option<cstream_proto_core::ProcessEnd> {
+        self.events.iter().find_map(|e| match &e.kind {
+            EventKind::ProcessEnd(p) => Some(p.clone()),
+            _ => None,
+        })
+    }
+}
+
+pub fn name(k: &EventKind) -> &'static str {
+    match k {
+        EventKind::ImagePullStart { .. } => "ImagePullStart",
+        EventKind::ImagePullProgress(_) => "ImagePullProgress",
+        EventKind::ImagePullComplete { .. } => "ImagePullComplete",
+        EventKind::ContainerCreate { .. } => "ContainerCreate",
+        EventKind::ProcessStart { .. } => "ProcessStart",
+        EventKind::Output { .. } => "Output",
+        EventKind::Heartbeat { .. } => "Heartbeat",
+        EventKind::TerminalResize { .. } => "TerminalResize",
+        EventKind::ProcessEnd(_) => "ProcessEnd",
+        EventKind::ContainerRemove { .. } => "ContainerRemove",
+        _ => "Other",
+    }
+}
+
+pub fn run_info() -> RunInfo {
+    RunInfo { run_id: "run-1".into(), created_unix: 1_700_000_000 }
+}
+
+/// A hook called at each step with the machine and the virtual time, so a
+/// test can cancel or write stdin at chosen moments. Returning `true` stops
+/// the hook from being called again.
+pub type Hook<'a> = &'a mut dyn FnMut(&mut Machine, Duration, &Transcript) -> bool;
+
+/// Runs `machine` against `engine` until done, jumping the clock to each deadline.
+pub fn drive(machine: &mut Machine, engine: &mut Engine, mut hook: Option<Hook<'_>>) -> Transcript {
+    let mut t = Transcript::default();
+    let mut now = Duration::from_millis(1);
+    const MAX_STEPS: usize = 200_000;
+    while t.steps < MAX_STEPS {
+        t.steps += 1;
+        if let Some(h) = hook.as_mut() {
+            if h(machine, now, &t) {
+                hook = None;
+            }
+        }
+        match machine.poll_output() {
+            Output::Send { id, request } => {
+                t.log.push(format!("send {} {}", request.method.as_str(), request.path));
+                engine.receive(id, request.method, &request.path);
+            }
+            Output::Write { data, .. } => {
+                t.log.push(format!("write {}", data.len()));
+                engine.stdin.extend_from_slice(&data);
+            }
+            Output::CloseWrite { .. } => {
+                t.log.push("close-write".into());
+                engine.stdin_closed = true;
+            }
+            Output::Abort { id } => t.log.push(format!("abort {}", id.0)),
+            Output::Event(e) => {
+                t.log.push(format!("event {}", name(&e.kind)));
+                t.events.push(e);
+            }
+            Output::Error(e) => {
+                t.log.push(format!("error {e}"));
+                t.errors.push(e);
+            }
+            Output::Done => {
+                // Done is final: polling again must say Done and nothing else.
+                assert_eq!(machine.poll_output(), Output::Done);
+                t.done = true;
+                t.now = now;
+                return t;
+            }
+            Output::Pending { deadline } => match engine.next_input() {
+                Some(input) => machine.handle_input(now, input),
+                None => match deadline {
+                    Some(d) => {
+                        assert!(d >= now || d + Duration::from_secs(3600) > now, "deadline in the past");
+                        now = now.max(d);
+                        machine.handle_timeout(now);
+                    }
+                    None => {
+                        // Nothing to feed and no deadline: only the hook can move things on.
+                        match hook.take() {
+                            Some(h) => {
+                                t.stuck = true;
+                                h(machine, now, &t);
+                            }
+                            None => {
+                                t.now = now;
+                                return t;
+                            }
+                        }
+                    }
+                },
+            },
+        }
+    }
+    panic!("no end after {MAX_STEPS} steps: {:?}", &t.log[t.log.len().saturating_sub(20)..]);
+}
+
+/// Runs `spec` against a fresh engine made by `make`.
+pub fn run(spec: &RunSpec, flavor: Flavor, split: Split, make: impl FnOnce(Engine) -> Engine) -> (Transcript, Engine) {
+    let mut engine = make(Engine::new(flavor, split));
+    let mut m = Machine::new(spec.clone(), run_info(), Duration::ZERO);
+    let t = drive(&mut m, &mut engine, None);
+    (t, engine)
+}
+
+/// The invariant: every container created got a remove request before done
+/// (when not kept), and the run finished.
+pub fn assert_cleaned_up(t: &Transcript, engine: &Engine) {
+    assert!(t.done, "the run did not finish: {:?}", t.log);
+    let created = t.events.iter().any(|e| matches!(e.kind, EventKind::ContainerCreate { .. }));
+    let removed = engine.requests.iter().any(|r| r.starts_with("DELETE "));
+    assert_eq!(created, removed, "created {created} but remove sent {removed}: {:?}", engine.requests);
+}
+
+pub fn spec() -> RunSpec {
+    RunSpec::builder("cstream-test:latest")
+        .command(["sh", "-c", "echo out; echo err >&2"])
+        .heartbeat(None)
+        .build()
+        .unwrap()
+}
