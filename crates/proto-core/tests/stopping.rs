@@ -291,3 +291,22 @@ fn commands_after_the_end_are_refused_not_panics() {
     assert_eq!(m.poll_output(), cstream_proto_core::Output::Done);
     let _ = Error::Output(cstream_proto_core::decode::FrameError::UnknownStream(9));
 }
+
+#[test]
+fn an_engine_that_never_reports_the_exit_after_sigkill_is_given_up_on() {
+    let spec = RunSpec::builder("x").heartbeat(None).stop_grace(secs(2)).build().unwrap();
+    let mut engine = Engine::new(Flavor::Docker, Split::Whole).process(Process { unkillable: true, ..forever() });
+    let mut m = Machine::new(spec, run_info(), Duration::ZERO);
+    let mut hook = |m: &mut Machine, now: Duration, t: &Transcript| {
+        if t.log.iter().any(|l| l == "event Output") {
+            m.cancel(now);
+            return true;
+        }
+        false
+    };
+    let t = drive(&mut m, &mut engine, Some(&mut hook));
+    assert!(matches!(&t.errors[..], [Error::Timeout { phase: cstream_proto_core::Phase::Stop, .. }]), "{:?}", t.errors);
+    // SIGTERM at 1 ms, SIGKILL 2 s later, given up one request timeout after that.
+    assert_eq!(t.now, Duration::from_millis(1) + secs(2) + secs(60));
+    assert_cleaned_up(&t, &engine);
+}

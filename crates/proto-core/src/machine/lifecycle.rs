@@ -528,7 +528,7 @@ impl Machine {
                 }
             }
             Stop::Signalled { .. } => self.kill(now),
-            Stop::Requested | Stop::Killed => {}
+            Stop::Requested | Stop::Killed { .. } => {}
         }
     }
 
@@ -544,7 +544,7 @@ impl Machine {
     fn kill(&mut self, now: Duration) {
         let req = requests::kill(self.api(), self.id(), "SIGKILL");
         self.send(now, Purpose::Kill, req);
-        self.stop = Stop::Killed;
+        self.stop = Stop::Killed { give_up_at: now + self.spec.limits.request_timeout };
     }
 
     // ---- time and progress ----------------------------------------------
@@ -559,10 +559,13 @@ impl Machine {
             self.timers.run = None;
             self.request_stop(now, EndReason::TimedOut);
         }
-        if let Stop::Signalled { kill_at } = self.stop {
-            if kill_at <= now && self.exit.is_none() {
-                self.kill(now);
+        match self.stop {
+            Stop::Signalled { kill_at } if kill_at <= now && self.exit.is_none() => self.kill(now),
+            Stop::Killed { give_up_at } if give_up_at <= now && self.exit.is_none() && self.stage < Stage::Inspect => {
+                let after = self.spec.limits.request_timeout;
+                self.fail(now, Error::Timeout { phase: Phase::Stop, after });
             }
+            _ => {}
         }
         if let (Some(t), Some(every)) = (self.timers.heartbeat, self.spec.heartbeat) {
             if t <= now && !self.ended && self.exit.is_none() {

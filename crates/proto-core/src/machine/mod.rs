@@ -140,8 +140,11 @@ enum Stop {
     Signalled {
         kill_at: Duration,
     },
-    /// SIGKILL was sent.
-    Killed,
+    /// SIGKILL was sent; if the exit is not reported by `give_up_at`, the
+    /// engine is not doing its part and the container is removed by force.
+    Killed {
+        give_up_at: Duration,
+    },
 }
 
 #[derive(Debug)]
@@ -334,8 +337,9 @@ impl Machine {
 
     fn next_deadline(&self) -> Option<Duration> {
         let stop = match self.stop {
-            Stop::Signalled { kill_at } if self.exit.is_none() && self.stage < Stage::Inspect => Some(kill_at),
-            _ => None,
+            _ if self.exit.is_some() || self.stage >= Stage::Inspect => None,
+            Stop::Signalled { kill_at: t } | Stop::Killed { give_up_at: t } => Some(t),
+            Stop::None | Stop::Requested => None,
         };
         let t = &self.timers;
         [t.run, t.heartbeat, t.drain, t.remove_retry, stop, self.requests.next_deadline(), self.coalescer.deadline()]

@@ -88,6 +88,8 @@ pub struct Process {
     pub exits: bool,
     /// Ignores SIGTERM (only SIGKILL ends it).
     pub ignores_term: bool,
+    /// The engine accepts kills but never reports an exit (a stuck engine).
+    pub unkillable: bool,
     /// The wait answer comes before the end of the output stream.
     pub wait_first: bool,
     /// Inspect reports OOMKilled.
@@ -105,6 +107,7 @@ impl Default for Process {
             exit_code: 0,
             exits: true,
             ignores_term: false,
+            unkillable: false,
             wait_first: false,
             oom: false,
             raw: None,
@@ -294,7 +297,8 @@ impl Engine {
                 }
                 self.answer(id, op, 204, b"");
                 let term = signal.contains("TERM");
-                if signal.contains("KILL") {
+                if self.process.unkillable {
+                } else if signal.contains("KILL") {
                     self.exit(137);
                 } else if term && !self.process.ignores_term {
                     self.exit(143);
