@@ -84,6 +84,24 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The kind's name, such as `"ProcessStart"`: stable, for logs and schemas.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::ImagePullStart { .. } => "ImagePullStart",
+            EventKind::ImagePullProgress(_) => "ImagePullProgress",
+            EventKind::ImagePullComplete { .. } => "ImagePullComplete",
+            EventKind::ContainerCreate { .. } => "ContainerCreate",
+            EventKind::ProcessStart { .. } => "ProcessStart",
+            EventKind::Output { .. } => "Output",
+            EventKind::Heartbeat { .. } => "Heartbeat",
+            EventKind::TerminalResize { .. } => "TerminalResize",
+            EventKind::ProcessEnd(_) => "ProcessEnd",
+            EventKind::ContainerRemove { .. } => "ContainerRemove",
+        }
+    }
+}
+
 /// Which process a run started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcessId {

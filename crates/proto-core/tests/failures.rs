@@ -161,13 +161,26 @@ fn create_answers_that_cannot_be_used() {
 }
 
 #[test]
+fn podman_refusing_the_attach_of_a_missing_command_is_exit_127() {
+    let msg = "preparing container c0ffee for attach: runc: runc create failed: unable to start container process: exec: \"/no/such\": stat /no/such: no such file or directory: OCI runtime attempted to invoke a command that was not found";
+    let (t, e) =
+        run(&spec(), Flavor::Podman, Split::Random(4), |e| e.reply(Op::Attach, [Reply::EngineError(409, msg)]));
+    assert!(!ops(&e).contains(&Op::Start));
+    let end = t.process_end().unwrap();
+    assert_eq!((end.exit_code, end.reason), (Some(127), EndReason::StartFailed));
+    assert_cleaned_up(&t, &e);
+}
+
+#[test]
 fn attach_refused_or_cut_removes_the_container_without_starting() {
     both(|f, s| {
         let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Attach, [Reply::EngineError(500, "attach failed")]));
         assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Attach, status: 500, .. }]));
         assert!(!ops(&e).contains(&Op::Start));
         assert_eq!(ops(&e).last(), Some(&Op::Remove));
-        assert_eq!(t.names(), ["ContainerCreate", "ContainerRemove"]);
+        // The process could not be started: said so, as for a failed start.
+        assert_eq!(t.names(), ["ContainerCreate", "ProcessEnd", "ContainerRemove"]);
+        assert_eq!(t.process_end().unwrap().reason, EndReason::StartFailed);
         let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Attach, [Reply::Transport("upgrade did not happen")]));
         assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Attach, .. }]));
         assert_cleaned_up(&t, &e);
@@ -224,7 +237,8 @@ fn stream_cut_inside_a_frame_is_an_error_and_never_output() {
         let (t, e) = run(&spec(), f, s, |e| e.process(p));
         assert_eq!(t.errors, [Error::Output(FrameError::Truncated { declared: 25, missing: 18 })]);
         assert_eq!(t.output(Stream::Stdout), b"out\n", "the cut frame's bytes are not output");
-        assert_eq!(t.names(), ["ContainerCreate", "ProcessStart", "Output", "ProcessEnd", "ContainerRemove"]);
+        // The rest of the output is lost: the run ends with the error and the container is removed.
+        assert_eq!(t.names(), ["ContainerCreate", "ProcessStart", "Output", "ContainerRemove"]);
         assert_cleaned_up(&t, &e);
     });
 }

@@ -177,7 +177,7 @@ impl Machine {
                 true => self.output_ended(now),
                 false => {
                     let e = failed(self);
-                    self.fail(now, e)
+                    self.prepare_failed(now, e)
                 }
             },
             Purpose::Wait => match (self.wait_ready, Exited::parse(&body)) {
@@ -188,7 +188,7 @@ impl Machine {
                 (true, Err(e)) => self.fail(now, protocol(r.purpose, e)),
                 (false, _) => {
                     let e = failed(self);
-                    self.fail(now, e)
+                    self.prepare_failed(now, e)
                 }
             },
             Purpose::Start => match r.status {
@@ -244,6 +244,17 @@ impl Machine {
                 self.finish(now);
             }
             Purpose::Start => self.start_failed(now, e),
+            Purpose::Attach | Purpose::Wait => self.prepare_failed(now, e),
+            _ => self.fail(now, e),
+        }
+    }
+
+    /// Attach or wait failed. Before start, the process could not be started
+    /// (Podman prepares the container while attaching, so a missing command
+    /// shows up here); after start, the run is broken.
+    fn prepare_failed(&mut self, now: Duration, e: Error) {
+        match self.stage {
+            Stage::Prepare | Stage::Start if self.started_at.is_none() => self.start_failed(now, e),
             _ => self.fail(now, e),
         }
     }
@@ -342,7 +353,12 @@ impl Machine {
         }
     }
 
+    /// The process runs: the start was answered, or output arrived first
+    /// (it comes on another connection, and may overtake the answer).
     fn started(&mut self, now: Duration) {
+        if self.started_at.is_some() {
+            return;
+        }
         self.stage = Stage::Running;
         self.started_at = Some(now);
         let argv = self.spec.command.clone().unwrap_or_default();
@@ -390,6 +406,9 @@ impl Machine {
     // ---- output, exit, inspect, remove ---------------------------------
 
     fn on_output(&mut self, now: Duration, mut data: Bytes) {
+        if self.stage == Stage::Start {
+            self.started(now);
+        }
         if self.spec.tty {
             return self.output(now, Stream::Tty, data);
         }
@@ -423,8 +442,9 @@ impl Machine {
         self.timers.drain = None;
         if !self.spec.tty {
             if let Err(e) = self.attach.decoder.finish() {
-                self.flush_output(now);
-                self.error(Error::Output(e));
+                // A stream cut inside a frame was cut by a failure, not by the
+                // process: what follows is lost, so the run ends here.
+                self.fail(now, Error::Output(e));
             }
         }
     }

@@ -86,6 +86,11 @@ impl RunSpec {
         self.command.as_deref()
     }
 
+    /// The bind mounts.
+    pub fn mounts(&self) -> &[Mount] {
+        &self.mounts
+    }
+
     /// Whether the container gets a pseudo-terminal.
     pub fn tty(&self) -> bool {
         self.tty

@@ -417,19 +417,7 @@ impl Transcript {
 }
 
 pub fn name(k: &EventKind) -> &'static str {
-    match k {
-        EventKind::ImagePullStart { .. } => "ImagePullStart",
-        EventKind::ImagePullProgress(_) => "ImagePullProgress",
-        EventKind::ImagePullComplete { .. } => "ImagePullComplete",
-        EventKind::ContainerCreate { .. } => "ContainerCreate",
-        EventKind::ProcessStart { .. } => "ProcessStart",
-        EventKind::Output { .. } => "Output",
-        EventKind::Heartbeat { .. } => "Heartbeat",
-        EventKind::TerminalResize { .. } => "TerminalResize",
-        EventKind::ProcessEnd(_) => "ProcessEnd",
-        EventKind::ContainerRemove { .. } => "ContainerRemove",
-        _ => "Other",
-    }
+    k.name()
 }
 
 pub fn run_info() -> RunInfo {

@@ -1,0 +1,296 @@
+//! A run in progress: the stream of its events, the commands it takes, and
+//! the task that drives the machine.
+//!
+//! The task owns the machine and drains it in the contract's order. Answers
+//! come back from one task per request over a bounded channel, and events go
+//! to the consumer over another, so a slow consumer slows the reading of the
+//! engine's sockets and nothing between them grows without bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cstream_proto_core::{CommandError, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec, TtySize};
+use futures_core::Stream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::exchange::{StdinOp, exchange};
+
+/// Events waiting for the consumer, at most.
+const EVENT_BUFFER: usize = 16;
+/// Engine answers waiting for the machine, at most.
+const INPUT_BUFFER: usize = 4;
+
+type Ack = oneshot::Sender<std::io::Result<()>>;
+
+enum Control {
+    Cancel,
+    Stdin(Option<Bytes>, Ack),
+    Resize(TtySize, oneshot::Sender<Result<(), CommandError>>),
+}
+
+/// A run in progress: a [`Stream`] of its events, in order.
+///
+/// Errors come as `Err` items; the run goes on cleaning up after them, so
+/// keep polling until the stream ends to see the container removed. Dropping
+/// the stream cancels the run; its container is still removed.
+pub struct Run {
+    events: mpsc::Receiver<Result<Event, Error>>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run").finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo) -> Run {
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let machine = match engine.info() {
+            Some(info) => Machine::with_engine(spec, run, info.clone(), Duration::ZERO),
+            None => Machine::new(spec, run, Duration::ZERO),
+        };
+        let task = Task {
+            machine,
+            engine,
+            start: Instant::now(),
+            events: events_tx,
+            detached: false,
+            requests: HashMap::new(),
+            stdin: None,
+            acks: VecDeque::new(),
+        };
+        tokio::spawn(task.run(control_rx));
+        Run { events, control }
+    }
+
+    /// A run that failed before it began: its stream yields `error` and ends.
+    pub(crate) fn failed(error: Error) -> Run {
+        let (events_tx, events) = mpsc::channel(1);
+        let (control, _) = mpsc::unbounded_channel();
+        let _ = events_tx.try_send(Err(error));
+        Run { events, control }
+    }
+
+    /// Cancels the run: the stop signal, the grace period, then SIGKILL,
+    /// then the container is removed. Calling it again kills at once.
+    pub fn cancel(&self) {
+        let _ = self.control.send(Control::Cancel);
+    }
+
+    /// Writes to the process's stdin; returns once the bytes are written to
+    /// the engine (the run's spec must ask for stdin).
+    pub async fn write_stdin(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.stdin(Some(data.into())).await
+    }
+
+    /// Closes the process's stdin.
+    pub async fn close_stdin(&self) -> Result<(), Error> {
+        self.stdin(None).await
+    }
+
+    async fn stdin(&self, op: Option<Bytes>) -> Result<(), Error> {
+        let (ack, done) = oneshot::channel();
+        self.control.send(Control::Stdin(op, ack)).map_err(|_| Error::Command(CommandError::Ended))?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Other => Err(command_error(&e)),
+            Ok(Err(e)) => Err(Error::Run(cstream_proto_core::Error::Transport {
+                phase: cstream_proto_core::Phase::Attach,
+                message: format!("writing stdin: {e}"),
+            })),
+            Err(_) => Err(Error::Command(CommandError::Ended)),
+        }
+    }
+
+    /// Sets the terminal size (the run's spec must ask for a tty).
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), Error> {
+        let (ack, done) = oneshot::channel();
+        self.control
+            .send(Control::Resize(TtySize { cols, rows }, ack))
+            .map_err(|_| Error::Command(CommandError::Ended))?;
+        done.await.map_err(|_| Error::Command(CommandError::Ended))?.map_err(Error::Command)
+    }
+}
+
+/// Command errors travel through the stdin acknowledgement as `io::Error`s.
+fn command_error(e: &std::io::Error) -> Error {
+    let kind = e.get_ref().and_then(|inner| inner.downcast_ref::<CommandErrorBox>()).map(|b| b.0);
+    Error::Command(kind.unwrap_or(CommandError::Ended))
+}
+
+#[derive(Debug)]
+struct CommandErrorBox(CommandError);
+
+impl std::fmt::Display for CommandErrorBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CommandErrorBox {}
+
+impl Stream for Run {
+    type Item = Result<Event, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.poll_recv(cx)
+    }
+}
+
+struct Task {
+    machine: Machine,
+    engine: Engine,
+    start: Instant,
+    events: mpsc::Sender<Result<Event, Error>>,
+    /// The consumer is gone: events are dropped, the run is being torn down.
+    detached: bool,
+    requests: HashMap<RequestId, JoinHandle<()>>,
+    /// The attach's stdin writer, once sent.
+    stdin: Option<(RequestId, mpsc::UnboundedSender<StdinOp>)>,
+    /// Acknowledgements for stdin operations, in the order the machine will output them.
+    acks: VecDeque<Ack>,
+}
+
+impl Task {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
+        let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_BUFFER);
+        let mut control_open = true;
+        loop {
+            let deadline = match self.drain(&inputs_tx).await {
+                Some(deadline) => deadline,
+                None => break,
+            };
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(self.start + d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(input) = inputs.recv() => {
+                    let now = self.now();
+                    self.machine.handle_input(now, input);
+                }
+                () = sleep => {
+                    let now = self.now();
+                    self.machine.handle_timeout(now);
+                }
+                c = control.recv(), if control_open => match c {
+                    Some(c) => self.command(c),
+                    None => {
+                        control_open = false;
+                        self.detach();
+                    }
+                },
+                () = self.events.closed(), if !self.detached => self.detach(),
+            }
+        }
+        for (_, task) in self.requests.drain() {
+            task.abort();
+        }
+    }
+
+    /// The consumer is gone: stop the process at once and clean up.
+    fn detach(&mut self) {
+        if !self.detached {
+            self.detached = true;
+            let now = self.now();
+            self.machine.cancel(now);
+            self.machine.cancel(now);
+        }
+    }
+
+    fn command(&mut self, c: Control) {
+        let now = self.now();
+        match c {
+            Control::Cancel => self.machine.cancel(now),
+            Control::Resize(size, ack) => {
+                let _ = ack.send(self.machine.resize(now, size));
+            }
+            Control::Stdin(op, ack) => {
+                let result = match &op {
+                    Some(data) => self.machine.write_stdin(data.clone()),
+                    None => self.machine.close_stdin(),
+                };
+                match result {
+                    Ok(()) => self.acks.push_back(ack),
+                    Err(e) => {
+                        let _ = ack.send(Err(std::io::Error::other(CommandErrorBox(e))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Acts on the machine's outputs until it is pending (its deadline) or done (`None`).
+    async fn drain(&mut self, inputs: &mpsc::Sender<Input>) -> Option<Option<Duration>> {
+        loop {
+            match self.machine.poll_output() {
+                Output::Send { id, request } => {
+                    let stdin = match request.kind {
+                        cstream_proto_core::api::RequestKind::Upgrade => {
+                            let (tx, rx) = mpsc::unbounded_channel();
+                            self.stdin = Some((id, tx));
+                            Some(rx)
+                        }
+                        _ => None,
+                    };
+                    let task = tokio::spawn(exchange(self.engine.pool(), id, request, inputs.clone(), stdin));
+                    self.requests.insert(id, task);
+                }
+                Output::Write { id, data } => self.stdin_op(id, Some(data)),
+                Output::CloseWrite { id } => self.stdin_op(id, None),
+                Output::Abort { id } => {
+                    if let Some(task) = self.requests.remove(&id) {
+                        task.abort();
+                    }
+                    if self.stdin.as_ref().is_some_and(|(s, _)| *s == id) {
+                        self.stdin = None;
+                        self.acks.clear();
+                    }
+                }
+                Output::Event(e) => self.deliver(Ok(e)).await,
+                Output::Error(e) => self.deliver(Err(Error::Run(e))).await,
+                Output::Pending { deadline } => return Some(deadline),
+                Output::Done => return None,
+            }
+        }
+    }
+
+    fn stdin_op(&mut self, id: RequestId, op: Option<Bytes>) {
+        let ack = self.acks.pop_front();
+        match &self.stdin {
+            Some((sid, tx)) if *sid == id => {
+                let _ = tx.send((op, ack));
+            }
+            _ => {
+                if let Some(ack) = ack {
+                    let _ = ack.send(Err(std::io::Error::other(CommandErrorBox(CommandError::Ended))));
+                }
+            }
+        }
+    }
+
+    async fn deliver(&mut self, item: Result<Event, Error>) {
+        if self.detached {
+            return;
+        }
+        if self.events.send(item).await.is_err() {
+            self.detach();
+        }
+    }
+}

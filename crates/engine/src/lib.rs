@@ -1,0 +1,187 @@
+//! Find a Docker or Podman engine, over its Unix socket or plain TCP, and run
+//! commands in containers as streams of typed events.
+//!
+//! [`discover`] looks where engines live, in this order, and takes the
+//! first that answers a ping: `DOCKER_HOST` (`unix://` or `tcp://`),
+//! `CONTAINER_HOST`, `/var/run/docker.sock`, Podman's rootful
+//! `/run/podman/podman.sock`, then rootless `$XDG_RUNTIME_DIR/podman/podman.sock`.
+//! With a [`Runtime`] it looks only where that engine lives. When none
+//! answers, the error lists each place and why.
+//!
+//! ```no_run
+//! use cstream_engine::{EventKind, RunSpec};
+//! use futures_util::StreamExt;
+//!
+//! # async fn demo() -> Result<(), cstream_engine::Error> {
+//! let engine = cstream_engine::discover(None).await?;
+//! let spec = RunSpec::builder("alpine:3.20").command(["sh", "-c", "echo hi; exit 3"]).build()?;
+//! let mut run = engine.run(spec);
+//! while let Some(event) = run.next().await {
+//!     match event?.kind {
+//!         EventKind::Output { data, .. } => print!("{}", String::from_utf8_lossy(&data)),
+//!         EventKind::ProcessEnd(end) => println!("exit code {:?}", end.exit_code),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+
+pub use cstream_driver_hyper::*;
+pub use cstream_driver_tcp::{Remote, TcpConnector};
+pub use cstream_driver_unix::{DOCKER_SOCKET, PODMAN_SOCKET, UnixConnector, podman_rootless_socket};
+
+/// Which engine to look for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// Docker Engine.
+    Docker,
+    /// Podman's Docker-compatible service.
+    Podman,
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "docker" => Ok(Runtime::Docker),
+            "podman" => Ok(Runtime::Podman),
+            _ => Err(Error::Endpoint { endpoint: s.to_string(), why: "the runtime must be docker or podman".into() }),
+        }
+    }
+}
+
+/// An engine at `endpoint`: `unix:///path`, a socket path, or `tcp://host:port`.
+/// Nothing is sent until it is used.
+pub fn engine(endpoint: &str, remote: Remote) -> Result<Engine, Error> {
+    if let Some(path) = endpoint.strip_prefix("unix://") {
+        return Ok(cstream_driver_unix::engine(path));
+    }
+    if endpoint.starts_with("tcp://") {
+        return cstream_driver_tcp::engine(endpoint, remote);
+    }
+    if endpoint.starts_with('/') {
+        return Ok(cstream_driver_unix::engine(endpoint));
+    }
+    let why = "expected unix:///path/to/socket or tcp://host:port (TLS endpoints are not supported)";
+    Err(Error::Endpoint { endpoint: endpoint.to_string(), why: why.into() })
+}
+
+/// Connects to the engine at `endpoint` and pings it.
+pub async fn connect(endpoint: &str, remote: Remote) -> Result<Engine, Error> {
+    let e = engine(endpoint, remote)?;
+    e.ping().await?;
+    Ok(e)
+}
+
+/// Where [`discover`] looks, in order, for `runtime` (or any engine).
+pub fn candidates(runtime: Option<Runtime>) -> Vec<String> {
+    candidates_in(runtime, |k| std::env::var(k).ok(), podman_rootless_socket())
+}
+
+/// [`candidates`] with the environment and the rootless socket given.
+fn candidates_in(
+    runtime: Option<Runtime>,
+    env: impl Fn(&str) -> Option<String>,
+    rootless: Option<PathBuf>,
+) -> Vec<String> {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let mut v = Vec::new();
+    let docker = runtime != Some(Runtime::Podman);
+    let podman = runtime != Some(Runtime::Docker);
+    if docker {
+        v.extend(env("DOCKER_HOST"));
+    }
+    if podman {
+        v.extend(env("CONTAINER_HOST"));
+    }
+    if docker {
+        v.push(format!("unix://{DOCKER_SOCKET}"));
+    }
+    if podman {
+        v.push(format!("unix://{PODMAN_SOCKET}"));
+        v.extend(rootless.map(|p: PathBuf| format!("unix://{}", p.display())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|c| seen.insert(c.clone()));
+    v
+}
+
+/// Finds the first engine that answers, looking where [`candidates`] says.
+pub async fn discover(runtime: Option<Runtime>) -> Result<Engine, Error> {
+    let mut tried = Vec::new();
+    for endpoint in candidates(runtime) {
+        match connect(&endpoint, Remote::Refuse).await {
+            Ok(e) => return Ok(e),
+            Err(err) => tried.push((endpoint, short(&err))),
+        }
+    }
+    Err(Error::NoEngine { tried })
+}
+
+fn short(e: &Error) -> String {
+    match e {
+        Error::Unreachable { message, .. } => message.clone(),
+        Error::Endpoint { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            engine("unix:///var/run/docker.sock", Remote::Refuse).map(|e| e.endpoint().to_string()).ok().as_deref(),
+            Some("unix:///var/run/docker.sock")
+        );
+        assert_eq!(
+            engine("/run/podman/podman.sock", Remote::Refuse).map(|e| e.endpoint().to_string()).ok().as_deref(),
+            Some("unix:///run/podman/podman.sock")
+        );
+        assert!(engine("tcp://127.0.0.1:2375", Remote::Refuse).is_ok());
+        assert!(matches!(engine("https://x:2376", Remote::Refuse), Err(Error::Endpoint { .. })));
+        assert!(matches!(engine("tcp://203.0.113.1:2375", Remote::Refuse), Err(Error::Endpoint { .. })));
+    }
+
+    #[test]
+    fn discovery_order_and_what_it_says_when_nothing_answers() {
+        let env = |k: &str| match k {
+            "DOCKER_HOST" => Some("tcp://127.0.0.1:2375".to_string()),
+            "CONTAINER_HOST" => Some("unix:///run/user/1000/podman/podman.sock".to_string()),
+            _ => None,
+        };
+        let all = candidates_in(None, env, Some(PathBuf::from("/run/user/1000/podman/podman.sock")));
+        assert_eq!(
+            all,
+            [
+                "tcp://127.0.0.1:2375",
+                "unix:///run/user/1000/podman/podman.sock",
+                "unix:///var/run/docker.sock",
+                "unix:///run/podman/podman.sock",
+            ]
+        );
+        let podman = candidates_in(Some(Runtime::Podman), env, None);
+        assert_eq!(podman, ["unix:///run/user/1000/podman/podman.sock", "unix:///run/podman/podman.sock"]);
+        let e = Error::NoEngine {
+            tried: vec![("unix:///a".into(), "no such file".into()), ("tcp://b:1".into(), "refused".into())],
+        };
+        assert_eq!(e.to_string(), "no container engine found; tried: unix:///a (no such file), tcp://b:1 (refused)");
+    }
+
+    #[test]
+    fn runtimes_narrow_the_candidates() {
+        let docker = candidates(Some(Runtime::Docker));
+        assert!(docker.contains(&format!("unix://{DOCKER_SOCKET}")));
+        assert!(!docker.contains(&format!("unix://{PODMAN_SOCKET}")));
+        let podman = candidates(Some(Runtime::Podman));
+        assert!(podman.contains(&format!("unix://{PODMAN_SOCKET}")));
+        assert!(!podman.contains(&format!("unix://{DOCKER_SOCKET}")));
+        assert!("lxc".parse::<Runtime>().is_err());
+    }
+}
