@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::exchange::{describe, http_request};
 use crate::pool::Pool;
 use crate::run::Run;
+use crate::transcript::Transcript;
 
 /// How long a short API call (ping, version, list) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -144,6 +145,16 @@ impl Engine {
     /// missing one is an error before anything is created (Podman 4.3 would
     /// otherwise create it as an empty directory, as root).
     pub fn run(&self, spec: RunSpec) -> Run {
+        self.run_inner(spec, None)
+    }
+
+    /// Like [`run`](Self::run), recording the run's whole exchange with the
+    /// engine in `transcript` (for bug reports and replay tests).
+    pub fn run_recorded(&self, spec: RunSpec, transcript: Transcript) -> Run {
+        self.run_inner(spec, Some(transcript))
+    }
+
+    fn run_inner(&self, spec: RunSpec, transcript: Option<Transcript>) -> Run {
         if self.inner.pool.is_local() {
             if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
                 let why = "does not exist on the engine's host";
@@ -152,7 +163,7 @@ impl Engine {
             }
         }
         let run = RunInfo { run_id: new_run_id(), created_unix: unix_now() };
-        Run::spawn(self.clone(), spec, run)
+        Run::spawn(self.clone(), spec, run, transcript)
     }
 
     pub(crate) fn pool(&self) -> Arc<crate::pool::Pool> {

@@ -32,6 +32,7 @@ mod error;
 mod exchange;
 mod pool;
 mod run;
+mod transcript;
 
 pub use connect::{BoxFuture, BoxIo, Connector, Io};
 pub use cstream_proto_core::api::answers::Listed;
@@ -44,6 +45,7 @@ pub use cstream_proto_core::{
 pub use engine::{Engine, Version};
 pub use error::Error;
 pub use run::Run;
+pub use transcript::{Transcript, data_json};
 
 /// The core, for users who want its lower-level parts.
 pub use cstream_proto_core as core;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::exchange::{StdinOp, exchange};
+use crate::transcript::Transcript;
 
 /// Events waiting for the consumer, at most.
 const EVENT_BUFFER: usize = 16;
@@ -52,7 +53,7 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo) -> Run {
+    pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo, transcript: Option<Transcript>) -> Run {
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let (control, control_rx) = mpsc::unbounded_channel();
         let machine = match engine.info() {
@@ -68,6 +69,7 @@ impl Run {
             requests: HashMap::new(),
             stdin: None,
             acks: VecDeque::new(),
+            transcript,
         };
         tokio::spawn(task.run(control_rx));
         Run { events, control }
@@ -159,6 +161,7 @@ struct Task {
     stdin: Option<(RequestId, mpsc::UnboundedSender<StdinOp>)>,
     /// Acknowledgements for stdin operations, in the order the machine will output them.
     acks: VecDeque<Ack>,
+    transcript: Option<Transcript>,
 }
 
 impl Task {
@@ -183,10 +186,16 @@ impl Task {
             tokio::select! {
                 Some(input) = inputs.recv() => {
                     let now = self.now();
+                    if let Some(t) = &self.transcript {
+                        t.input(now, &input);
+                    }
                     self.machine.handle_input(now, input);
                 }
                 () = sleep => {
                     let now = self.now();
+                    if let Some(t) = &self.transcript {
+                        t.timeout(now);
+                    }
                     self.machine.handle_timeout(now);
                 }
                 c = control.recv(), if control_open => match c {
@@ -209,13 +218,27 @@ impl Task {
         if !self.detached {
             self.detached = true;
             let now = self.now();
+            self.record(now, "cancel", None);
             self.machine.cancel(now);
+            self.record(now, "cancel", None);
             self.machine.cancel(now);
+        }
+    }
+
+    fn record(&self, now: Duration, name: &str, data: Option<&Bytes>) {
+        if let Some(t) = &self.transcript {
+            t.command(now, name, data);
         }
     }
 
     fn command(&mut self, c: Control) {
         let now = self.now();
+        match &c {
+            Control::Cancel => self.record(now, "cancel", None),
+            Control::Stdin(Some(data), _) => self.record(now, "stdin", Some(data)),
+            Control::Stdin(None, _) => self.record(now, "close_stdin", None),
+            Control::Resize(..) => {}
+        }
         match c {
             Control::Cancel => self.machine.cancel(now),
             Control::Resize(size, ack) => {
@@ -239,7 +262,11 @@ impl Task {
     /// Acts on the machine's outputs until it is pending (its deadline) or done (`None`).
     async fn drain(&mut self, inputs: &mpsc::Sender<Input>) -> Option<Option<Duration>> {
         loop {
-            match self.machine.poll_output() {
+            let output = self.machine.poll_output();
+            if let Some(t) = &self.transcript {
+                t.output(&output);
+            }
+            match output {
                 Output::Send { id, request } => {
                     let stdin = match request.kind {
                         cstream_proto_core::api::RequestKind::Upgrade => {
