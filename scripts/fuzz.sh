@@ -17,7 +17,6 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 cd fuzz
-cargo +nightly fuzz build --release 2>&1 | tail -1
 for target in $(cargo +nightly fuzz list); do
   corpus=$(mktemp -d)
   cp seeds/"$target"/* "$corpus"/ 2>/dev/null || true

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/engines.sh up >/dev/null
-cargo build -q --release -p cstream-engine --example run
+cargo build -q -p cstream-engine --example run
 if [ $# -eq 0 ]; then
   set -- cstream-test:latest sh -c 'for i in 1 2 3; do echo "hello from a container ($i)"; sleep 0.3; done; echo "and a line on stderr" >&2; exit 3'
 fi
-exec target/release/examples/run "$@"
+exec target/debug/examples/run "$@"

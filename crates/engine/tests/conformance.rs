@@ -197,6 +197,63 @@ async fn dropping_the_stream_removes_the_container(target: Target) {
     wait_until_no_containers(&engine, &label, Duration::from_secs(20)).await;
 }
 
+async fn one_failing_run_does_not_disturb_the_others(target: Target) {
+    let engine = target.engine().await;
+    let label = unique_label("mixed");
+    let runs = (0..6).map(|i| {
+        let cmd = if i == 3 { "/no/such/command".to_string() } else { format!("echo ok-{i}") };
+        let s =
+            spec(&target).label("cstream.test", &label).command(cmd.split(' ').map(String::from).collect::<Vec<_>>());
+        let engine = engine.clone();
+        tokio::spawn(async move { collect(&engine, s.build().unwrap()).await })
+    });
+    let results: Vec<Outcome> = futures_util::future::join_all(runs).await.into_iter().map(|r| r.unwrap()).collect();
+    for (i, o) in results.iter().enumerate() {
+        if i == 3 {
+            assert_eq!((o.end().reason, o.end().exit_code), (EndReason::StartFailed, Some(127)));
+        } else {
+            assert_eq!(String::from_utf8_lossy(&o.stdout), format!("ok-{i}\n"));
+            o.assert_exit(0);
+        }
+    }
+    assert_no_containers(&engine, &label).await;
+}
+
+async fn a_slow_consumer_slows_the_container(target: Target) {
+    // 256 MiB cannot fit in any buffer between the container and a stalled
+    // consumer: while the consumer sleeps, the container must still be running.
+    const N: usize = 256 << 20;
+    let engine = target.engine().await;
+    let label = unique_label("slow");
+    let s = spec(&target)
+        .label("cstream.test", &label)
+        .command(["sh", "-c", &format!("head -c {N} /dev/zero")])
+        .log_driver("none");
+    let mut run = engine.run(s.build().unwrap());
+    let mut bytes = 0usize;
+    let mut stalled = false;
+    let mut end = None;
+    while let Some(event) = futures_util::StreamExt::next(&mut run).await {
+        match event.unwrap().kind {
+            EventKind::Output { data, .. } => {
+                bytes += data.len();
+                if !stalled {
+                    stalled = true;
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    let listed = engine.containers_labelled(&[&format!("cstream.test={label}")]).await.unwrap();
+                    assert_eq!(listed.len(), 1);
+                    assert_eq!(listed[0].state, "running", "the container finished while nobody read its output");
+                }
+            }
+            EventKind::ProcessEnd(e) => end = Some(e),
+            _ => {}
+        }
+    }
+    assert_eq!(bytes, N);
+    assert_eq!(end.unwrap().exit_code, Some(0));
+    assert_no_containers(&engine, &label).await;
+}
+
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod docker_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
@@ -220,4 +277,6 @@ on_every_engine!(
     command_not_found_is_127,
     cancel_stops_and_removes,
     dropping_the_stream_removes_the_container,
+    one_failing_run_does_not_disturb_the_others,
+    a_slow_consumer_slows_the_container,
 );
