@@ -179,6 +179,23 @@ ensure_dockerd() {
     fi
     rm -f /var/run/docker.pid
   fi
+  # dockerd trusts the pid file of the containerd it manages; after dockerd was
+  # killed, that pid can be a zombie (no init reaps it here) or gone, and a new
+  # dockerd would wait on it forever. Remove such a pid file; stop a live orphan.
+  local cpidfile=/var/run/docker/containerd/containerd.pid cpid i
+  cpid=$(cat "$cpidfile" 2>/dev/null || true)
+  if [[ -n $cpid ]]; then
+    if [[ $(awk '/^State:/{print $2}' "/proc/$cpid/status" 2>/dev/null) =~ ^[RSD]$ ]] \
+      && tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -q containerd; then
+      log "stopping the containerd (pid $cpid) left by a dead dockerd"
+      kill -TERM "$cpid" 2>/dev/null || true
+      for ((i = 0; i < 40; i++)); do
+        [[ $(awk '/^State:/{print $2}' "/proc/$cpid/status" 2>/dev/null) =~ ^[RSD]$ ]] || break
+        sleep 0.25
+      done
+    fi
+    rm -f "$cpidfile"
+  fi
   local hosts=(-H "unix://$DOCKER_SOCK")
   if [[ -n $DOCKER_TCP ]]; then
     case $DOCKER_TCP in

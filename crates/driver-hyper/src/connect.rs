@@ -15,6 +15,11 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 /// A boxed connection.
 pub type BoxIo = Box<dyn Io>;
 
+/// A blocking byte stream to the engine, for cleanup when no async runtime is left.
+pub trait BlockingIo: std::io::Read + std::io::Write + Send {}
+
+impl<T: std::io::Read + std::io::Write + Send> BlockingIo for T {}
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -30,5 +35,13 @@ pub trait Connector: Send + Sync + 'static {
     /// sources) can be checked here before the engine sees them.
     fn is_local(&self) -> bool {
         false
+    }
+
+    /// Opens a blocking connection with read and write timeouts of `timeout`.
+    /// Used only to remove a container when its run's task is dropped without
+    /// finishing (the runtime shutting down).
+    fn connect_blocking(&self, timeout: std::time::Duration) -> io::Result<Box<dyn BlockingIo>> {
+        let _ = timeout;
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this connector has no blocking mode"))
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cstream_proto_core::api::answers::{self, Listed};
+use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
 use cstream_proto_core::{RunInfo, RunSpec};
 use http_body_util::BodyExt;
@@ -29,6 +30,17 @@ pub struct Engine {
 pub(crate) struct Inner {
     pub pool: Arc<Pool>,
     info: OnceLock<EngineInfo>,
+}
+
+/// A whole answer to [`Engine::call`].
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Bytes,
 }
 
 /// What `GET /version` says.
@@ -72,7 +84,7 @@ impl Engine {
     /// Pings the engine: is it there, which API version, Docker or Podman.
     /// Runs started after a successful ping skip their own.
     pub async fn ping(&self) -> Result<EngineInfo, Error> {
-        let (status, headers, body) = self.call(requests::ping()).await?;
+        let (status, headers, body) = self.call_inner(requests::ping()).await?;
         if status != 200 {
             return Err(self.engine_error("GET /_ping", status, &body));
         }
@@ -98,7 +110,7 @@ impl Engine {
             Some(i) => i.clone(),
             None => self.ping().await?,
         };
-        let (status, _, body) = self.call(requests::version(info.api)).await?;
+        let (status, _, body) = self.call_inner(requests::version(info.api)).await?;
         if status != 200 {
             return Err(self.engine_error("GET /version", status, &body));
         }
@@ -117,7 +129,7 @@ impl Engine {
     /// Containers (running or not) carrying every label given (`key` or `key=value`).
     pub async fn containers_labelled(&self, labels: &[&str]) -> Result<Vec<Listed>, Error> {
         let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
-        let (status, _, body) = self.call(requests::list_labelled(api, labels)).await?;
+        let (status, _, body) = self.call_inner(requests::list_labelled(api, labels)).await?;
         if status != 200 {
             return Err(self.engine_error("GET /containers/json", status, &body));
         }
@@ -128,11 +140,41 @@ impl Engine {
     /// that is already gone is not an error.
     pub async fn remove_container(&self, id: &str) -> Result<(), Error> {
         let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
-        let (status, _, body) = self.call(requests::remove(api, id)).await?;
+        let (status, _, body) = self.call_inner(requests::remove(api, id)).await?;
         match status {
             200..=299 | 404 | 409 => Ok(()),
             _ => Err(self.engine_error("DELETE /containers", status, &body)),
         }
+    }
+
+    /// Removes the containers cstream created (labelled `io.cstream.run`)
+    /// that are at least `older_than` old, such as those a killed process
+    /// left behind. Containers without cstream's label are never touched.
+    /// Returns the ids removed.
+    pub async fn gc(&self, older_than: Duration) -> Result<Vec<String>, Error> {
+        let now = unix_now();
+        let mut removed = Vec::new();
+        for c in self.containers_labelled(&[labels::RUN]).await? {
+            let created = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::CREATED))
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(u64::try_from(c.created).unwrap_or(0));
+            if now.saturating_sub(created) >= older_than.as_secs() {
+                self.remove_container(&c.id).await?;
+                removed.push(c.id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Sends any Engine API request and returns its whole answer: the escape
+    /// hatch for calls cstream does not wrap. Build requests with
+    /// [`cstream_proto_core::api::requests`] or by hand.
+    pub async fn call(&self, req: Request) -> Result<Answer, Error> {
+        let (status, headers, body) = self.call_inner(req).await?;
+        Ok(Answer { status, headers, body })
     }
 
     /// Starts a run of `spec`; its events arrive on the returned stream.
@@ -180,7 +222,7 @@ impl Engine {
     }
 
     /// One short call, answered in full.
-    pub(crate) async fn call(&self, req: Request) -> Result<(u16, http::HeaderMap, Bytes), Error> {
+    async fn call_inner(&self, req: Request) -> Result<(u16, http::HeaderMap, Bytes), Error> {
         let pool = &self.inner.pool;
         let unreachable =
             |message: String, source| Error::Unreachable { endpoint: self.endpoint().to_string(), message, source };

@@ -26,6 +26,7 @@
 
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+mod cleanup;
 mod connect;
 mod engine;
 mod error;
@@ -34,7 +35,7 @@ mod pool;
 mod run;
 mod transcript;
 
-pub use connect::{BoxFuture, BoxIo, Connector, Io};
+pub use connect::{BlockingIo, BoxFuture, BoxIo, Connector, Io};
 pub use cstream_proto_core::api::answers::Listed;
 pub use cstream_proto_core::api::{EngineInfo, EngineKind};
 pub use cstream_proto_core::spec::{Coalesce, Limits, Secret};
@@ -42,7 +43,7 @@ pub use cstream_proto_core::{
     CommandError, EndReason, Event, EventKind, Phase, ProcessEnd, ProcessId, PullPolicy, RunSpec, SpecError, Stream,
     TtySize,
 };
-pub use engine::{Engine, Version};
+pub use engine::{Answer, Engine, Version};
 pub use error::Error;
 pub use run::Run;
 pub use transcript::{Transcript, data_json};

@@ -41,6 +41,10 @@ impl Pool {
         self.connector.endpoint()
     }
 
+    pub fn connector(&self) -> &dyn Connector {
+        &*self.connector
+    }
+
     pub fn is_local(&self) -> bool {
         self.connector.is_local()
     }

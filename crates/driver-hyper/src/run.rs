@@ -321,3 +321,23 @@ impl Task {
         }
     }
 }
+
+/// The task was dropped before its run finished: the runtime is shutting
+/// down, or the task panicked. No async I/O is possible any more, so the
+/// container is removed over a blocking connection, waiting at most a few
+/// seconds.
+impl Drop for Task {
+    fn drop(&mut self) {
+        if self.machine.is_done() || self.machine.spec().keep() {
+            return;
+        }
+        let Some(id) = self.machine.container_id() else { return };
+        let api = self.machine.engine().map_or(cstream_proto_core::api::ApiVersion::OURS, |e| e.api);
+        let req = cstream_proto_core::api::requests::remove(api, id);
+        let pool = self.engine.pool();
+        match crate::cleanup::blocking_call(pool.connector(), &req, Duration::from_secs(5)) {
+            Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),
+            Err(e) => tracing::warn!("could not remove container {id} while shutting down: {e}; `gc` will"),
+        }
+    }
+}

@@ -90,6 +90,18 @@ impl Connector for TcpConnector {
         &self.endpoint
     }
 
+    fn connect_blocking(&self, timeout: std::time::Duration) -> io::Result<Box<dyn BlockingIo>> {
+        use std::net::ToSocketAddrs;
+        let addr = (self.host.as_str(), self.port)
+            .to_socket_addrs()?
+            .find(|a| self.remote == Remote::Allow || a.ip().is_loopback())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no usable address"))?;
+        let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        Ok(Box::new(s))
+    }
+
     fn is_local(&self) -> bool {
         self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }

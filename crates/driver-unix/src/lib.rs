@@ -66,6 +66,13 @@ impl Connector for UnixConnector {
     fn is_local(&self) -> bool {
         true
     }
+
+    fn connect_blocking(&self, timeout: std::time::Duration) -> io::Result<Box<dyn BlockingIo>> {
+        let s = std::os::unix::net::UnixStream::connect(&self.path)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        Ok(Box::new(s))
+    }
 }
 
 /// Turns the OS's terse answer into one that says what to do.

@@ -183,15 +183,9 @@ async fn cancel_stops_and_removes(target: Target) {
 async fn dropping_the_stream_removes_the_container(target: Target) {
     let engine = target.engine().await;
     let label = unique_label("drop");
-    let s =
-        spec(&target).label("cstream.test", &label).command(["sh", "-c", "while true; do echo tick; sleep 0.1; done"]);
+    let s = spec(&target).label("cstream.test", &label).command(TICKING);
     let mut run = engine.run(s.build().unwrap());
-    loop {
-        let e = futures_util::StreamExt::next(&mut run).await.unwrap().unwrap();
-        if matches!(e.kind, EventKind::Output { .. }) {
-            break;
-        }
-    }
+    until_output(&mut run).await;
     drop(run);
     // Nobody polls any more: the run's task removes the container by itself.
     wait_until_no_containers(&engine, &label, Duration::from_secs(20)).await;

@@ -302,18 +302,21 @@ fn remove_failures() {
         run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, [Reply::EngineError(500, "driver failed")]));
     assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Remove, status: 500, .. }]));
     assert!(t.done && !t.names().contains(&"ContainerRemove"));
-    // A connection failure is retried, and the third failure reported.
-    let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
-        e.reply(Op::Remove, [Reply::Transport("reset"), Reply::Transport("reset")])
-    });
-    assert!(t.errors.is_empty());
-    assert_eq!(ops(&e).iter().filter(|o| **o == Op::Remove).count(), 3);
-    assert_eq!(t.names().last(), Some(&"ContainerRemove"));
+    // A connection failure is retried, and the remove goes through once the engine is back.
     let (t, e) =
-        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, vec![Reply::Transport("reset"); 3]));
-    assert_eq!(ops(&e).iter().filter(|o| **o == Op::Remove).count(), 3);
+        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, vec![Reply::Transport("refused"); 4]));
+    assert!(t.errors.is_empty());
+    assert_eq!(ops(&e).iter().filter(|o| **o == Op::Remove).count(), 5);
+    assert_eq!(t.names().last(), Some(&"ContainerRemove"));
+    // Backing off 0.5, 1, 2, 4 s.
+    assert_eq!(t.now, Duration::from_millis(1 + 500 + 1000 + 2000 + 4000));
+    // An engine that never comes back: tried until the cleanup deadline (30 s), then reported.
+    let (t, e) =
+        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, vec![Reply::Transport("refused"); 100]));
+    let tries = ops(&e).iter().filter(|o| **o == Op::Remove).count();
+    assert_eq!(tries, 9, "0, 0.5, 1.5, 3.5, 7.5, 12.5, 17.5, 22.5, 27.5 s");
     assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Remove, .. }]));
-    assert!(t.done);
+    assert!(t.done && t.now < Duration::from_secs(31));
 }
 
 #[test]
@@ -383,4 +386,35 @@ fn drive_dropping_attach_end(
         }
     }
     panic!("no end");
+}
+
+#[test]
+fn a_start_answer_lost_after_output_showed_the_process_running_is_not_a_failed_start() {
+    // Output overtakes the start's answer; then the engine goes away.
+    let mut engine = Engine::new(Flavor::Docker, Split::Whole)
+        .process(Process { exits: false, ..Process::default() })
+        .reply(Op::Start, [Reply::Silent]);
+    let mut m = cstream_proto_core::Machine::new(spec(), run_info(), Duration::ZERO);
+    let mut started = false;
+    let mut hook = |m: &mut cstream_proto_core::Machine, now: Duration, t: &Transcript| {
+        if !started && t.log.iter().any(|l| l.ends_with("/start")) {
+            // The engine starts the process although its answer never comes.
+            started = true;
+            let attach = cstream_proto_core::RequestId(2);
+            let data = bytes::Bytes::from(frame(1, b"running\n"));
+            m.handle_input(now, cstream_proto_core::Input::Body { id: attach, data });
+            m.handle_input(
+                now,
+                cstream_proto_core::Input::Failed { id: cstream_proto_core::RequestId(4), message: "closed".into() },
+            );
+            return true;
+        }
+        false
+    };
+    let t = drive(&mut m, &mut engine, Some(&mut hook));
+    assert_eq!(t.output(Stream::Stdout), b"running\n");
+    assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Start, .. }]), "{:?}", t.errors);
+    assert!(!t.names().contains(&"ProcessEnd"), "no exit code is made up: {:?}", t.names());
+    assert_eq!(t.names(), ["ContainerCreate", "ProcessStart", "Output", "ContainerRemove"]);
+    assert_cleaned_up(&t, &engine);
 }

@@ -168,3 +168,16 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A command that prints a line every 0.1 s until stopped.
+pub const TICKING: [&str; 3] = ["sh", "-c", "while true; do echo tick; sleep 0.1; done"];
+
+/// Reads events until the first output.
+pub async fn until_output(run: &mut cstream_engine::Run) {
+    loop {
+        let e = run.next().await.expect("the run goes on").expect("no error");
+        if matches!(e.kind, EventKind::Output { .. }) {
+            return;
+        }
+    }
+}

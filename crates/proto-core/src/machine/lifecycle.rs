@@ -235,9 +235,9 @@ impl Machine {
                 self.error(e);
                 self.finish_process(now, Inspected::default());
             }
-            Purpose::Remove if self.remove_attempts < super::REMOVE_ATTEMPTS => {
-                let backoff = Duration::from_millis(500) * self.remove_attempts;
-                self.timers.remove_retry = Some(now + backoff);
+            // The engine may be restarting: try again, backing off, until the cleanup deadline.
+            Purpose::Remove if self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) => {
+                self.timers.remove_retry = Some(now + self.remove_backoff());
             }
             Purpose::Remove => {
                 self.error(e);
@@ -378,6 +378,11 @@ impl Machine {
     }
 
     fn start_failed(&mut self, now: Duration, e: Error) {
+        if self.started_at.is_some() {
+            // Output showed the process running before the start's answer
+            // failed: the connection broke, not the start.
+            return self.fail(now, e);
+        }
         let code = match &e {
             Error::Engine { message, .. } => answers::start_failure_exit_code(message),
             _ => None,
@@ -488,9 +493,16 @@ impl Machine {
         }
     }
 
+    /// 0.5 s after the first failed remove, doubling up to 5 s.
+    fn remove_backoff(&self) -> Duration {
+        let shift = self.remove_attempts.saturating_sub(1).min(4);
+        (Duration::from_millis(500) * (1 << shift)).min(super::MAX_REMOVE_BACKOFF)
+    }
+
     fn send_remove(&mut self, now: Duration) {
         self.remove_attempts += 1;
         self.timers.remove_retry = None;
+        self.remove_deadline.get_or_insert(now + self.spec.limits.cleanup_timeout);
         let req = requests::remove(self.api(), self.id());
         self.send(now, Purpose::Remove, req);
     }

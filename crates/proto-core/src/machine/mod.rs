@@ -186,12 +186,13 @@ pub struct Machine {
     reason: EndReason,
     ended: bool,
     remove_attempts: u32,
+    remove_deadline: Option<Duration>,
     timers: Timers,
     coalescer: Coalescer,
 }
 
-/// How many times a remove that failed in transport is tried.
-const REMOVE_ATTEMPTS: u32 = 3;
+/// The longest wait between two tries of a remove that failed in transport.
+const MAX_REMOVE_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Machine {
     /// A machine for one run of `spec`, starting at `now` with a ping that
@@ -239,6 +240,7 @@ impl Machine {
             reason: EndReason::Exited,
             ended: false,
             remove_attempts: 0,
+            remove_deadline: None,
             timers,
         }
     }
@@ -318,6 +320,11 @@ impl Machine {
             Stage::Done => Output::Done,
             _ => Output::Pending { deadline: self.next_deadline() },
         }
+    }
+
+    /// The spec this machine runs.
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
     }
 
     /// The container's id, once created.

@@ -179,6 +179,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// After the process exited, how long to wait for the rest of its output.
     pub drain_timeout: Duration,
+    /// How long a remove that fails in transport (the engine restarting, say)
+    /// is tried again, backing off from 0.5 s to 5 s between tries.
+    pub cleanup_timeout: Duration,
     /// Largest JSON answer or error body accepted.
     pub max_body: usize,
     /// Largest frame held back whole until complete; longer frames are passed
@@ -191,6 +194,7 @@ impl Default for Limits {
         Limits {
             request_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
+            cleanup_timeout: Duration::from_secs(30),
             max_body: 4 * 1024 * 1024,
             max_frame_hold: 256 * 1024,
         }
