@@ -83,6 +83,48 @@ impl Run {
         Run { events, control }
     }
 
+    /// A handle for commands (cancel, stdin, resize) that can be cloned and
+    /// used while the stream is being read.
+    pub fn handle(&self) -> RunHandle {
+        RunHandle { control: self.control.clone() }
+    }
+
+    /// Cancels the run: the stop signal, the grace period, then SIGKILL,
+    /// then the container is removed. Calling it again kills at once.
+    pub fn cancel(&self) {
+        self.handle().cancel();
+    }
+
+    /// Writes to the process's stdin; returns once the bytes are written to
+    /// the engine (the run's spec must ask for stdin).
+    pub async fn write_stdin(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.handle().write_stdin(data).await
+    }
+
+    /// Closes the process's stdin.
+    pub async fn close_stdin(&self) -> Result<(), Error> {
+        self.handle().close_stdin().await
+    }
+
+    /// Sets the terminal size (the run's spec must ask for a tty).
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), Error> {
+        self.handle().resize(cols, rows).await
+    }
+}
+
+/// Commands for a run, usable from other tasks while its stream is read.
+#[derive(Clone)]
+pub struct RunHandle {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle").finish_non_exhaustive()
+    }
+}
+
+impl RunHandle {
     /// Cancels the run: the stop signal, the grace period, then SIGKILL,
     /// then the container is removed. Calling it again kills at once.
     pub fn cancel(&self) {

@@ -65,6 +65,7 @@ fn bad_image_references_are_refused_with_a_reason() {
     let bad = [
         "",
         "team/UPPER",
+        "UPPER/bad",
         "Alpine",
         "app:",
         "app:-bad",

@@ -123,8 +123,11 @@ impl FromStr for ImageRef {
     }
 }
 
+/// Whether the first path component names a registry. (The reference grammar
+/// also takes an uppercase component for a host, but Docker and Podman both
+/// refuse such references, so they are refused here, as a path.)
 fn is_registry(first: &str) -> bool {
-    first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase())
+    first.contains(['.', ':']) || first == "localhost"
 }
 
 fn check_registry(registry: &str) -> Result<(), &'static str> {

@@ -1,0 +1,204 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  cstream run alpine:3.20 echo hello
+  cstream run -e CI=true -v \"$PWD:/src:ro\" -w /src golang:1.23 go test ./...
+  cstream run --memory 512m --cpus 0.5 --network none --timeout 10m IMAGE make
+  cstream run --json alpine:3.20 sh -c 'echo out; echo err >&2; exit 3'
+  cstream run --record build.rec IMAGE make && cstream replay build.rec
+  cstream export --asciicast build.cast build.rec
+  cstream run --engine unix:///run/podman/podman.sock alpine:3.20 true
+  cstream gc --older-than 1h
+  cstream engines";
+
+/// Run a command in a Docker or Podman container and watch it happen.
+#[derive(Debug, Parser)]
+#[command(name = "cstream", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a container (or, with --local, on this host) and stream it.
+    Run(Box<RunArgs>),
+    /// Print a recording made with `run --record` again.
+    Replay(ReplayArgs),
+    /// Convert a recording to another format.
+    Export(ExportArgs),
+    /// Remove containers that cstream created and left behind (a killed cstream, --keep).
+    Gc(GcArgs),
+    /// List the container engines that answer, with their versions.
+    Engines(EngineArgs),
+}
+
+/// Which engine to use.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// The engine's address: unix:///path/to/socket or tcp://host:port. Default: DOCKER_HOST,
+    /// CONTAINER_HOST, /var/run/docker.sock, /run/podman/podman.sock, then rootless Podman's.
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
+    /// Look only for this engine's sockets.
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeArg>,
+    /// Allow a non-loopback tcp:// engine (its API is unauthenticated root access to that host).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RuntimeArg {
+    Docker,
+    Podman,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PullArg {
+    Always,
+    Missing,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Set an environment variable (NAME=value, or NAME to pass this one's value on).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (NAME=value lines; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Bind-mount a host path: SRC:DST[:ro].
+    #[arg(short, long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volume: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: name, uid, or uid:gid.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint (an empty string clears it).
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Memory limit, such as 512m or 2g (at least 6m). Swap stays off.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPU limit, such as 0.5 or 2.
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Most processes the container may have.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Mount the root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Mount a tmpfs: DST[:OPTIONS], such as /tmp:size=64m.
+    #[arg(long, value_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Network mode: none, bridge, host, or a network's name.
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Drop a capability (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Add a capability.
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Security options; `no-new-privileges` is understood.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Run privileged (never the default).
+    #[arg(long)]
+    pub privileged: bool,
+    /// The engine's log driver for the container, such as none.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Give the process a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Pass this program's stdin to the process.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// When to pull the image.
+    #[arg(long, value_enum, default_value = "missing")]
+    pub pull: PullArg,
+    /// Stop the run after this long, pull included (such as 30s, 10m, 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Seconds between the stop signal and SIGKILL on cancel or timeout.
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// The signal sent first on cancel or timeout.
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// The container's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Add a label: KEY=VALUE.
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Keep the container after the run.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run the command on this host instead of in a container.
+    #[arg(long)]
+    pub local: bool,
+    /// Also print the run's lifecycle on stderr.
+    #[arg(long, conflicts_with = "json")]
+    pub verbose: bool,
+    /// Print every event as one JSON object per line on stdout (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Record the events to FILE (postcard, COBS-framed), for `replay` and `export`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// IMAGE [COMMAND [ARG...]]; with --local, COMMAND [ARG...].
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND [ARG...]]"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording.
+    pub file: PathBuf,
+    /// Print events as JSON lines instead of the output.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the lifecycle on stderr.
+    #[arg(long, conflicts_with = "json")]
+    pub verbose: bool,
+    /// Keep the original timing between events.
+    #[arg(long)]
+    pub realtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write an asciicast v3 file (for asciinema).
+    #[arg(long, value_name = "FILE.cast", required = true)]
+    pub asciicast: PathBuf,
+    /// The recording.
+    pub recording: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Remove only containers at least this old (such as 30m, 1h; 0s for all).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub older_than: String,
+}

@@ -1,0 +1,277 @@
+//! `cstream`: run anything in a Docker or Podman container and watch it.
+//!
+//! Built only on cstream's public API (`cstream-engine`). See `cstream --help`.
+
+mod args;
+mod export;
+mod json;
+mod record;
+mod show;
+mod spec;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use cstream_engine::{EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+use args::{Cli, Command, EngineArgs, RunArgs, RuntimeArg};
+use record::{Record, Recorder};
+use show::{Mode, Shower};
+
+/// cstream or the engine failed before the process ran.
+const FAILED: u8 = 125;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cstream: cannot start: {e}");
+            return ExitCode::from(FAILED);
+        }
+    };
+    let code = rt.block_on(async {
+        match cli.command {
+            Command::Run(a) => run(*a).await,
+            Command::Replay(a) => replay(a).await,
+            Command::Export(a) => export(a),
+            Command::Gc(a) => gc(a).await,
+            Command::Engines(a) => engines(a).await,
+        }
+    });
+    // The run's task removed its container before the stream ended; nothing is left to wait for.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    ExitCode::from(code)
+}
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("cstream: {message}");
+    FAILED
+}
+
+async fn connect(e: &EngineArgs) -> Result<Engine, Error> {
+    let remote = if e.allow_remote { Remote::Allow } else { Remote::Refuse };
+    match &e.engine {
+        Some(url) => cstream_engine::connect(url, remote).await,
+        None => cstream_engine::discover(e.runtime.map(runtime)).await,
+    }
+}
+
+fn runtime(r: RuntimeArg) -> Runtime {
+    match r {
+        RuntimeArg::Docker => Runtime::Docker,
+        RuntimeArg::Podman => Runtime::Podman,
+    }
+}
+
+/// The exit code for how the process ended: its own; 126 or 127 when it could
+/// not be started; 125 when cstream or the engine failed first.
+fn exit_code(end: Option<&ProcessEnd>) -> u8 {
+    match end {
+        Some(p) => match p.exit_code {
+            Some(c) if (0..=255).contains(&c) => c as u8,
+            Some(c) if c > 255 => (c & 0xff) as u8,
+            _ if p.reason == EndReason::StartFailed => FAILED,
+            _ => FAILED,
+        },
+        None => FAILED,
+    }
+}
+
+async fn run(a: RunArgs) -> u8 {
+    if a.local {
+        return fail("--local is not available yet: the local-process driver has not landed");
+    }
+    let Some((image, command)) = a.args.split_first() else { return fail("no image given") };
+    let spec = match spec::build(&a, image, command) {
+        Ok(s) => s,
+        Err(spec::Usage(m)) => return fail(m),
+    };
+    let engine = match connect(&a.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let mut recorder = match &a.record {
+        Some(path) => {
+            let started_unix =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let header = Record::Header { image: image.clone(), command: command.to_vec(), started_unix, tty: a.tty };
+            match Recorder::create(path, header) {
+                Ok(r) => Some(r),
+                Err(e) => return fail(format!("cannot write the recording {}: {e}", path.display())),
+            }
+        }
+        None => None,
+    };
+    let mode = if a.json { Mode::Json } else { Mode::Text { verbose: a.verbose } };
+    let mut shower = Shower::new(mode);
+    let began = Instant::now();
+    let mut run = engine.run(spec);
+    let handle = run.handle();
+    if a.interactive {
+        tokio::spawn(pump_stdin(handle.clone()));
+    }
+    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt());
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
+    let mut end = None;
+    let mut interrupts = 0;
+    loop {
+        tokio::select! {
+            item = run.next() => match item {
+                Some(Ok(event)) => {
+                    if let Some(r) = recorder.as_mut() {
+                        let _ = r.write(&Record::Event(event.clone()));
+                    }
+                    shower.event(&event);
+                    if let EventKind::ProcessEnd(p) = event.kind {
+                        end = Some(p);
+                    }
+                }
+                Some(Err(e)) => {
+                    let message = e.to_string();
+                    if let Some(r) = recorder.as_mut() {
+                        let _ = r.write(&Record::Error { at: began.elapsed(), message: message.clone() });
+                    }
+                    shower.error(began.elapsed(), &message);
+                }
+                None => break,
+            },
+            Some(()) = interrupt.recv() => {
+                interrupts += 1;
+                handle.cancel();
+                if interrupts == 1 && std::io::stderr().is_terminal() {
+                    eprintln!("\ncstream: stopping (press Ctrl-C again to kill)");
+                }
+            }
+            Some(()) = terminate.recv() => handle.cancel(),
+        }
+    }
+    if let Some(r) = recorder {
+        if let Err(e) = r.finish() {
+            eprintln!("cstream: the recording is incomplete: {e}");
+        }
+    }
+    exit_code(end.as_ref())
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> tokio::signal::unix::Signal {
+    match tokio::signal::unix::signal(kind) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cstream: cannot watch for signals: {e}");
+            std::process::exit(i32::from(FAILED));
+        }
+    }
+}
+
+/// Copies this program's stdin to the process's, then closes it.
+async fn pump_stdin(handle: cstream_engine::RunHandle) {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if handle.write_stdin(buf[..n].to_vec()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = handle.close_stdin().await;
+}
+
+async fn replay(a: args::ReplayArgs) -> u8 {
+    let records = match record::read(&a.file) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let mode = if a.json { Mode::Json } else { Mode::Text { verbose: a.verbose } };
+    let mut shower = Shower::new(mode);
+    let started = Instant::now();
+    let mut end = None;
+    for r in &records {
+        let at = match r {
+            Record::Event(e) => e.at,
+            Record::Error { at, .. } => *at,
+            Record::Header { .. } => continue,
+        };
+        if a.realtime {
+            tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
+        }
+        match r {
+            Record::Event(e) => {
+                shower.event(e);
+                if let EventKind::ProcessEnd(p) = &e.kind {
+                    end = Some(p.clone());
+                }
+            }
+            Record::Error { at, message } => shower.error(*at, message),
+            Record::Header { .. } => {}
+        }
+    }
+    exit_code(end.as_ref())
+}
+
+fn export(a: args::ExportArgs) -> u8 {
+    let records = match record::read(&a.recording) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match export::asciicast(&records, &a.asciicast) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+async fn gc(a: args::GcArgs) -> u8 {
+    let older_than = match spec::parse_duration(&a.older_than) {
+        Ok(d) => d,
+        Err(spec::Usage(m)) => return fail(m),
+    };
+    let engine = match connect(&a.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    match engine.gc(older_than).await {
+        Ok(removed) => {
+            for id in &removed {
+                println!("{id}");
+            }
+            eprintln!("cstream: removed {} container(s) from {}", removed.len(), engine.endpoint());
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn engines(a: EngineArgs) -> u8 {
+    let remote = if a.allow_remote { Remote::Allow } else { Remote::Refuse };
+    let candidates = match &a.engine {
+        Some(url) => vec![url.clone()],
+        None => cstream_engine::candidates(a.runtime.map(runtime)),
+    };
+    let mut reachable = 0;
+    for endpoint in candidates {
+        let found = async { cstream_engine::connect(&endpoint, remote).await?.version().await };
+        match found.await {
+            Ok(v) => {
+                reachable += 1;
+                let kind = match v.info.kind {
+                    cstream_engine::EngineKind::Docker => "docker",
+                    cstream_engine::EngineKind::Podman => "podman",
+                };
+                println!(
+                    "{endpoint}\t{kind} {}\tAPI {} (engine {}, oldest {})\t{}",
+                    v.version, v.info.api, v.api_version, v.min_api_version, v.platform
+                );
+            }
+            Err(e) => println!("{endpoint}\tunreachable: {e}"),
+        }
+    }
+    if reachable == 0 { 1 } else { 0 }
+}

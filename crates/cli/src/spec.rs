@@ -1,0 +1,257 @@
+//! From `run`'s options to a RunSpec: sizes, durations, volumes, env files.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cstream_engine::{PullPolicy, RunSpec};
+
+use crate::args::{PullArg, RunArgs};
+
+/// A user's mistake on the command line, said in one line.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+fn usage(msg: impl Into<String>) -> Usage {
+    Usage(msg.into())
+}
+
+/// `512m`, `2g`, `1048576`, `64k` (binary units, as docker).
+pub fn parse_size(s: &str) -> Result<u64, Usage> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| usage(format!("invalid size {s:?}: expected a number with k, m or g, such as 512m")))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(usage(format!("invalid size {s:?}: must be positive")));
+    }
+    Ok((n * mult as f64) as u64)
+}
+
+/// `30s`, `10m`, `1h`, `1500ms`, `2h30m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, Usage> {
+    let bad = || usage(format!("invalid duration {s:?}: expected such as 30s, 10m, 1h or 500ms"));
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
+        rest = &rest[n_end..];
+        let u_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..u_end] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(n * unit).map_err(|_| bad())?;
+        rest = &rest[u_end..];
+    }
+    Ok(total)
+}
+
+/// `0.5` CPUs to 500 millicores.
+pub fn parse_cpus(s: &str) -> Result<u64, Usage> {
+    let n: f64 =
+        s.trim().parse().map_err(|_| usage(format!("invalid --cpus {s:?}: expected a number such as 0.5 or 2")))?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(usage(format!("invalid --cpus {s:?}: must be more than zero")));
+    }
+    let cpus = std::thread::available_parallelism().map_or(usize::MAX, |n| n.get());
+    if n > cpus as f64 {
+        return Err(usage(format!("invalid --cpus {s}: this host has {cpus} CPUs")));
+    }
+    Ok((n * 1000.0).round() as u64)
+}
+
+/// `SRC:DST[:ro|rw]`; a relative SRC is taken from the current directory.
+pub fn parse_volume(v: &str) -> Result<(String, String, bool), Usage> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, ro) = match parts[..] {
+        [src, dst] => (src, dst, false),
+        [src, dst, "ro"] => (src, dst, true),
+        [src, dst, "rw"] => (src, dst, false),
+        _ => return Err(usage(format!("invalid volume {v:?}: expected SRC:DST or SRC:DST:ro"))),
+    };
+    if src.is_empty() || dst.is_empty() {
+        return Err(usage(format!("invalid volume {v:?}: expected SRC:DST or SRC:DST:ro")));
+    }
+    let src = match Path::new(src).is_absolute() {
+        true => src.to_string(),
+        false => {
+            let cwd = std::env::current_dir().map_err(|e| usage(format!("cannot read the current directory: {e}")))?;
+            cwd.join(src).display().to_string()
+        }
+    };
+    Ok((src, dst.to_string(), ro))
+}
+
+/// `NAME=value` lines; blank lines and `#` comments skipped; `NAME` alone takes this environment's value.
+pub fn parse_env_file(path: &Path) -> Result<Vec<(String, String)>, Usage> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read env file {}: {e}", path.display())))?;
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(v) = env_var(line) {
+            vars.push(v);
+        }
+    }
+    Ok(vars)
+}
+
+/// `NAME=value`, or `NAME` with this environment's value (skipped when unset).
+fn env_var(s: &str) -> Option<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) => Some((k.to_string(), v.to_string())),
+        None => std::env::var(s).ok().map(|v| (s.to_string(), v)),
+    }
+}
+
+/// The RunSpec for `run`'s options, with `image` and the command.
+pub fn build(a: &RunArgs, image: &str, command: &[String]) -> Result<RunSpec, Usage> {
+    let mut b = RunSpec::builder(image);
+    if !command.is_empty() {
+        b = b.command(command.iter().cloned());
+    }
+    for f in &a.env_file {
+        b = b.envs(parse_env_file(f)?);
+    }
+    b = b.envs(a.env.iter().filter_map(|e| env_var(e)));
+    for v in &a.volume {
+        let (src, dst, ro) = parse_volume(v)?;
+        b = b.mount(src, dst, ro);
+    }
+    for t in &a.tmpfs {
+        let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
+        b = b.tmpfs(dst, opts);
+    }
+    if let Some(w) = &a.workdir {
+        b = b.working_dir(w);
+    }
+    if let Some(u) = &a.user {
+        b = b.user(u);
+    }
+    if let Some(e) = &a.entrypoint {
+        b = b.entrypoint(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
+    }
+    if let Some(m) = &a.memory {
+        b = b.memory(parse_size(m)?);
+    }
+    if let Some(c) = &a.cpus {
+        b = b.cpu_millis(parse_cpus(c)?);
+    }
+    if let Some(p) = a.pids_limit {
+        b = b.pids_limit(p);
+    }
+    for opt in &a.security_opt {
+        match opt.as_str() {
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => b = b.no_new_privileges(true),
+            other => return Err(usage(format!("unsupported --security-opt {other:?}: only no-new-privileges is"))),
+        }
+    }
+    for c in &a.cap_add {
+        b = b.cap_add(c);
+    }
+    for c in &a.cap_drop {
+        b = b.cap_drop(c);
+    }
+    if let Some(n) = &a.network {
+        b = b.network(n);
+    }
+    if let Some(d) = &a.log_driver {
+        b = b.log_driver(d);
+    }
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        b = b.label(k, v);
+    }
+    if let Some(n) = &a.name {
+        b = b.name(n);
+    }
+    if let Some(t) = &a.timeout {
+        b = b.timeout(parse_duration(t)?);
+    }
+    if let Some(s) = a.stop_timeout {
+        b = b.stop_grace(Duration::from_secs(s));
+    }
+    if let Some(s) = &a.stop_signal {
+        b = b.stop_signal(s);
+    }
+    let pull = match a.pull {
+        PullArg::Always => PullPolicy::Always,
+        PullArg::Missing => PullPolicy::Missing,
+        PullArg::Never => PullPolicy::Never,
+    };
+    b = b
+        .pull(pull)
+        .read_only_rootfs(a.read_only)
+        .privileged(a.privileged)
+        .tty(a.tty)
+        .stdin(a.interactive)
+        .keep(a.keep)
+        .heartbeat(None);
+    b.build().map_err(|e| usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_size("2GB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_size("1.5g").unwrap(), 3 << 29);
+        for bad in ["", "m", "-1m", "lots", "0"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("2h30m").unwrap(), Duration::from_secs(9000));
+        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        for bad in ["", "s", "10x", "-5s", "1d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volumes_and_cpus() {
+        assert_eq!(parse_volume("/a:/b").unwrap(), ("/a".into(), "/b".into(), false));
+        assert_eq!(parse_volume("/a:/b:ro").unwrap(), ("/a".into(), "/b".into(), true));
+        assert!(parse_volume("rel:/b").unwrap().0.ends_with("/rel"));
+        for bad in ["/a", "/a:/b:xx", ":/b", "/a:"] {
+            assert!(parse_volume(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_cpus("0.5").unwrap(), 500);
+        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("100000").unwrap_err().0.contains("this host has"));
+    }
+}

@@ -1,0 +1,327 @@
+//! The built `cstream` binary against Docker and Podman: exit codes, output
+//! byte-exact and apart, the --json schema, record/replay, asciicast export,
+//! Ctrl-C, and bad input. Needs scripts/engines.sh's engines and image.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+const IMAGE: &str = "cstream-test:latest";
+const ENGINES: [&str; 2] = ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"];
+
+fn cstream(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cstream")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn label(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("cstream.test={what}-{}-{nanos}", std::process::id())
+}
+
+fn left_behind(engine: &str, label: &str) -> usize {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
+            .await
+            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
+        e.containers_labelled(&[label]).await.unwrap().len()
+    })
+}
+
+fn run(engine: &str, extra: &[&str], cmd: &[&str]) -> (Output, String) {
+    let l = label("cli");
+    let mut args = vec!["run", "--engine", engine, "--pull", "never", "--label", &l];
+    args.extend_from_slice(extra);
+    args.push(IMAGE);
+    args.extend_from_slice(cmd);
+    let out = cstream(&args);
+    assert_eq!(left_behind(engine, &l), 0, "a container was left behind");
+    (out, l)
+}
+
+#[test]
+fn output_is_byte_exact_and_apart_and_the_exit_code_is_the_process_s() {
+    for engine in ENGINES {
+        let (out, _) = run(engine, &[], &["sh", "-c", "printf 'a\\000b\\377'; printf 'to stderr' >&2; exit 42"]);
+        assert_eq!(out.stdout, b"a\0b\xff", "{engine}");
+        assert_eq!(out.stderr, b"to stderr", "{engine}: nothing but the process's stderr");
+        assert_eq!(out.status.code(), Some(42));
+        for code in [0, 1, 255] {
+            let (out, _) = run(engine, &[], &["sh", "-c", &format!("exit {code}")]);
+            assert_eq!(out.status.code(), Some(code), "{engine}");
+        }
+    }
+}
+
+#[test]
+fn exit_codes_when_the_process_cannot_run() {
+    for engine in ENGINES {
+        let (out, _) = run(engine, &[], &["/no/such/command"]);
+        assert_eq!(out.status.code(), Some(127), "{engine}");
+        let (out, _) = run(engine, &[], &["/etc"]);
+        assert_eq!(out.status.code(), Some(126), "{engine}");
+        let out = cstream(&["run", "--engine", engine, "--pull", "never", "cstream-no-such-image:v0"]);
+        assert_eq!(out.status.code(), Some(125));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err,
+            "cstream: image cstream-no-such-image:v0 is not present on the engine and the pull policy is never\n"
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_125() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["run", "--memory", "1k", IMAGE],
+            "cstream: invalid memory limit \"1024\": is below the engine's minimum of 6 MiB",
+        ),
+        (
+            &["run", "-v", "/no/such/dir:/x", IMAGE],
+            "cstream: invalid mount source \"/no/such/dir\": does not exist on the engine's host",
+        ),
+        (&["run", "--timeout", "soon", IMAGE], "cstream: invalid duration \"soon\""),
+        (&["run", "--local", "--", "true"], "cstream: --local is not available yet"),
+        (
+            &["run", "--engine", "unix:///tmp/cstream-nothing.sock", IMAGE],
+            "cstream: cannot reach the container engine at unix:///tmp/cstream-nothing.sock",
+        ),
+        (&["run", "NOT/valid", "true"], "cstream: invalid image reference \"NOT/valid\""),
+    ];
+    for (args, want) in cases {
+        let out = cstream(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line, never a backtrace: {err}");
+    }
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Checks one object against the schema in the README.
+fn check_schema(v: &Value) {
+    let at = v["at"].as_f64().expect("at is seconds");
+    assert!(at >= 0.0);
+    let has = |k: &str| assert!(v.get(k).is_some(), "{k} missing in {v}");
+    match v["type"].as_str().expect("type") {
+        "container_create" => ["id", "image"].iter().for_each(|k| has(k)),
+        "process_start" => {
+            has("command");
+            assert!(v["args"].is_array());
+            assert!(v["container_id"].is_string() || v["pid"].is_u64());
+        }
+        "output" => {
+            assert!(["stdout", "stderr", "tty"].contains(&v["stream"].as_str().unwrap()));
+            assert!(["utf8", "base64"].contains(&v["encoding"].as_str().unwrap()));
+            assert!(v["data"].is_string());
+        }
+        "process_end" => {
+            for k in ["exit_code", "signal", "oom_killed", "duration", "reason"] {
+                has(k);
+            }
+            assert!(["exited", "cancelled", "timed_out", "start_failed"].contains(&v["reason"].as_str().unwrap()));
+        }
+        "container_remove" => has("id"),
+        "image_pull_start" | "image_pull_progress" | "image_pull_complete" | "heartbeat" | "terminal_resize" => {}
+        "error" => has("message"),
+        other => panic!("unknown type {other}"),
+    }
+}
+
+fn decode(v: &Value) -> Vec<u8> {
+    let data = v["data"].as_str().unwrap();
+    match v["encoding"].as_str().unwrap() {
+        "utf8" => data.as_bytes().to_vec(),
+        _ => base64::engine::general_purpose::STANDARD.decode(data).unwrap(),
+    }
+}
+
+#[test]
+fn json_lines_follow_the_schema() {
+    for engine in ENGINES {
+        let (out, _) = run(engine, &["--json"], &["sh", "-c", "echo text; printf '\\377\\376' >&2; exit 3"]);
+        assert_eq!(out.status.code(), Some(3));
+        let lines = json_lines(&out.stdout);
+        lines.iter().for_each(check_schema);
+        let types: Vec<&str> = lines.iter().map(|v| v["type"].as_str().unwrap()).filter(|t| *t != "output").collect();
+        assert_eq!(types, ["container_create", "process_start", "process_end", "container_remove"]);
+        let stdout: Vec<u8> = lines.iter().filter(|v| v["stream"] == "stdout").flat_map(decode).collect();
+        let stderr: Vec<u8> = lines.iter().filter(|v| v["stream"] == "stderr").flat_map(decode).collect();
+        assert_eq!((stdout.as_slice(), stderr.as_slice()), (&b"text\n"[..], &b"\xff\xfe"[..]));
+        let end = lines.iter().find(|v| v["type"] == "process_end").unwrap();
+        assert_eq!((end["exit_code"].as_i64(), end["reason"].as_str()), (Some(3), Some("exited")));
+        assert!(out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn record_replay_and_asciicast() {
+    let dir = std::env::temp_dir().join(label("rec").replace('=', "-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, engine) in ENGINES.iter().enumerate() {
+        let rec = dir.join(format!("run{i}.rec"));
+        let rec_s = rec.to_str().unwrap();
+        // Order between stdout and stderr is kept only when the process leaves time between them.
+        let script = "echo one; sleep 0.2; printf 'two\\n' >&2; sleep 0.2; echo three; exit 5";
+        let (live, _) = run(engine, &["--json", "--record", rec_s], &["sh", "-c", script]);
+        assert_eq!(live.status.code(), Some(5));
+        let replayed = cstream(&["replay", "--json", rec_s]);
+        assert_eq!(replayed.status.code(), Some(5), "replay exits as the run did");
+        assert_eq!(String::from_utf8_lossy(&replayed.stdout), String::from_utf8_lossy(&live.stdout), "the same events");
+        let text = cstream(&["replay", rec_s]);
+        assert_eq!((text.stdout.as_slice(), text.stderr.as_slice()), (&b"one\nthree\n"[..], &b"two\n"[..]));
+
+        let cast = dir.join(format!("run{i}.cast"));
+        let out = cstream(&["export", "--asciicast", cast.to_str().unwrap(), rec_s]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let cast = std::fs::read_to_string(&cast).unwrap();
+        let mut lines = cast.lines();
+        let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(header["version"], 3);
+        assert!(header["term"]["cols"].as_u64().unwrap() > 0 && header["term"]["rows"].as_u64().unwrap() > 0);
+        assert!(header["timestamp"].as_u64().unwrap() > 1_600_000_000);
+        let mut output = String::new();
+        let mut codes = Vec::new();
+        for line in lines {
+            let ev: Vec<Value> = serde_json::from_str(line).unwrap();
+            assert_eq!(ev.len(), 3, "[interval, code, data]");
+            assert!(ev[0].as_f64().unwrap() >= 0.0, "intervals are never negative");
+            let code = ev[1].as_str().unwrap();
+            assert!(["o", "i", "m", "r", "x"].contains(&code));
+            codes.push(code.to_string());
+            if code == "o" {
+                output.push_str(ev[2].as_str().unwrap());
+            }
+            if code == "x" {
+                assert_eq!(ev[2], "5");
+            }
+        }
+        assert_eq!(output, "one\r\ntwo\r\nthree\r\n");
+        assert_eq!(codes.last().map(String::as_str), Some("x"));
+    }
+    // A recording cut short is reported, not guessed at.
+    let rec = dir.join("run0.rec");
+    let bytes = std::fs::read(&rec).unwrap();
+    let cut = dir.join("cut.rec");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+    let out = cstream(&["replay", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Starts cstream, waits for the process's first line, and returns the child.
+fn start_until_ready(engine: &str, l: &str, extra: &[&str], script: &str) -> std::process::Child {
+    let mut args = vec!["run", "--engine", engine, "--pull", "never", "--label", l];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cstream")).args(&args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    child
+}
+
+fn interrupt(child: &std::process::Child) {
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+}
+
+fn wait_with_limit(mut child: std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("cstream did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_process_and_removes_the_container() {
+    for engine in ENGINES {
+        let l = label("sigint");
+        let child =
+            start_until_ready(engine, &l, &[], "trap 'exit 130' TERM; echo ready; while true; do sleep 0.1; done");
+        interrupt(&child);
+        let status = wait_with_limit(child, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(130), "{engine}: the process's own exit code");
+        assert_eq!(left_behind(engine, &l), 0);
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_kills_at_once() {
+    for engine in ENGINES {
+        let l = label("sigint2");
+        // PID 1 without a handler ignores SIGTERM; with a 600 s grace period only
+        // the second Ctrl-C can end it within the test's limit.
+        let child =
+            start_until_ready(engine, &l, &["--stop-timeout", "600"], "echo ready; while true; do sleep 0.1; done");
+        interrupt(&child);
+        std::thread::sleep(Duration::from_millis(500));
+        interrupt(&child);
+        let status = wait_with_limit(child, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(137), "{engine}: killed");
+        assert_eq!(left_behind(engine, &l), 0);
+    }
+}
+
+#[test]
+fn stdin_is_passed_with_dash_i() {
+    for engine in ENGINES {
+        let l = label("stdin");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
+            .args(["run", "-i", "--engine", engine, "--pull", "never", "--label", &l, IMAGE, "sh", "-c", "wc -c"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, &vec![b'x'; 100_000]).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "100000", "{engine}");
+        assert_eq!(left_behind(engine, &l), 0);
+    }
+}
+
+#[test]
+fn engines_and_help() {
+    let out = cstream(&["engines"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("unix:///var/run/docker.sock\tdocker 20.10"), "{text}");
+    assert!(text.contains("unix:///run/podman/podman.sock\tpodman 4.3"), "{text}");
+    assert!(text.contains("API 1.41"));
+    let out = cstream(&["engines", "--engine", "unix:///tmp/cstream-nothing.sock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let help = String::from_utf8(cstream(&["--help"]).stdout).unwrap();
+    assert!(help.contains("Examples:") && help.contains("cstream run alpine:3.20 echo hello"));
+    let run_help = String::from_utf8(cstream(&["run", "--help"]).stdout).unwrap();
+    for flag in [
+        "--env-file",
+        "--volume",
+        "--memory",
+        "--cpus",
+        "--pids-limit",
+        "--read-only",
+        "--tmpfs",
+        "--cap-drop",
+        "--security-opt",
+        "--record",
+        "--keep",
+        "--runtime",
+    ] {
+        assert!(run_help.contains(flag), "{flag}");
+    }
+}
