@@ -73,9 +73,9 @@ async fn cancelled_at_random_moments(target: Target) {
             if names.contains(&"ContainerCreate") {
                 assert_eq!(names.last(), Some(&"ContainerRemove"), "{delay:?}: {names:?}");
             }
-            if let Some(code) = end.exit_code {
-                assert!(code == 143 || code == 137, "{delay:?}: {end:?}");
-            }
+            // The exit code is the shell's own (seen: 143, 137, and 2 from busybox sh
+            // interrupted in its trap); a run stopped before its process started has none.
+            assert_eq!(end.exit_code.is_some(), names.contains(&"ProcessStart"), "{delay:?}: {names:?} {end:?}");
         }
     }
     assert_no_containers(&engine, &label).await;
