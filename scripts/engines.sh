@@ -233,6 +233,8 @@ ensure_podman() {
 stop_daemons() {
   local name pid cmd i
   for name in podman dockerd; do
+    # Only the engines asked for (CSTREAM_ENGINES), as `up` does.
+    [[ " $ENGINES " == *" ${name%d} "* ]] || continue
     pid=$(cat "$STATE_DIR/$name.pid" 2>/dev/null || true)
     [[ -n $pid ]] || continue
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up what the tests need (Docker and Podman with the test image, see
-# scripts/engines.sh) and runs them all. The engine tests fail, loudly, when
+# scripts/engines.sh; two registries on loopback with the image pushed, see
+# scripts/registry.sh) and runs them all. The engine tests fail, loudly, when
 # an engine cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/engines.sh up
+scripts/registry.sh up
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -115,7 +115,7 @@ fn lifecycle(e: &Event) -> Option<String> {
     Some(match &e.kind {
         EventKind::ImagePullStart { image } => format!("[{at:.3}s] pulling {image}"),
         EventKind::ImagePullComplete { image, duration, .. } => {
-            format!("[{at:.3}s] pulled {image} in {:.1}s", duration.as_secs_f64())
+            format!("[{at:.3}s] pulled {image} in {:.3}s", duration.as_secs_f64())
         }
         EventKind::ContainerCreate { id, image } => format!("[{at:.3}s] created container {} from {image}", short(id)),
         EventKind::ProcessStart { command, args, .. } => {

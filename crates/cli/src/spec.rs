@@ -72,10 +72,6 @@ pub fn parse_cpus(s: &str) -> Result<u64, Usage> {
     if !(n.is_finite() && n > 0.0) {
         return Err(usage(format!("invalid --cpus {s:?}: must be more than zero")));
     }
-    let cpus = std::thread::available_parallelism().map_or(usize::MAX, |n| n.get());
-    if n > cpus as f64 {
-        return Err(usage(format!("invalid --cpus {s}: this host has {cpus} CPUs")));
-    }
     Ok((n * 1000.0).round() as u64)
 }
 
@@ -201,6 +197,9 @@ pub fn build(a: &RunArgs, image: &str, command: &[String]) -> Result<RunSpec, Us
         PullArg::Missing => PullPolicy::Missing,
         PullArg::Never => PullPolicy::Never,
     };
+    if let Some(auth) = registry_auth(image) {
+        b = b.registry_auth(auth.to_secret());
+    }
     b = b
         .pull(pull)
         .read_only_rootfs(a.read_only)
@@ -210,6 +209,18 @@ pub fn build(a: &RunArgs, image: &str, command: &[String]) -> Result<RunSpec, Us
         .keep(a.keep)
         .heartbeat(None);
     b.build().map_err(|e| usage(e.to_string()))
+}
+
+/// The login for `image`'s registry in Docker's `config.json`
+/// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), if any.
+fn registry_auth(image: &str) -> Option<cstream_engine::RegistryAuth> {
+    let reference = cstream_engine::core::spec::ImageRef::parse(image).ok()?;
+    let dir = match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".docker"),
+    };
+    let config = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    cstream_engine::RegistryAuth::from_docker_config(&config, reference.registry())
 }
 
 #[cfg(test)]
@@ -252,6 +263,6 @@ mod tests {
         }
         assert_eq!(parse_cpus("0.5").unwrap(), 500);
         assert!(parse_cpus("0").is_err());
-        assert!(parse_cpus("100000").unwrap_err().0.contains("this host has"));
+        assert_eq!(parse_cpus("2.5").unwrap(), 2500);
     }
 }

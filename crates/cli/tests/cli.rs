@@ -325,3 +325,41 @@ fn engines_and_help() {
         assert!(run_help.contains(flag), "{flag}");
     }
 }
+
+#[test]
+fn registry_credentials_come_from_docker_config_json() {
+    use base64::engine::general_purpose::STANDARD;
+    let image = "127.0.0.1:5001/cstream-test:v1";
+    let dir = std::env::temp_dir().join(label("dockerconfig").replace('=', "-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for engine in ENGINES {
+        for (password, code) in [("wrong", 125), ("cstream-secret", 0)] {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse).await.unwrap();
+                let mut r = cstream_engine::core::api::requests::ping();
+                r.method = cstream_engine::core::api::Method::Delete;
+                r.path = "/v1.41/images/127.0.0.1%3A5001%2Fcstream-test%3Av1?force=1".into();
+                e.call(r).await.unwrap();
+            });
+            let auth = STANDARD.encode(format!("cstream:{password}"));
+            std::fs::write(dir.join("config.json"), format!(r#"{{"auths":{{"127.0.0.1:5001":{{"auth":"{auth}"}}}}}}"#))
+                .unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_cstream"))
+                .args(["run", "--engine", engine, image, "echo", "pulled"])
+                .env("DOCKER_CONFIG", &dir)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(code), "{engine} {password}: {}", String::from_utf8_lossy(&out.stderr));
+            if code == 0 {
+                assert_eq!(out.stdout, b"pulled\n");
+            } else {
+                let err = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+                assert!(err.contains("authentication required") || err.contains("unauthorized"), "{err}");
+                assert!(!err.contains(password), "the password is never printed");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

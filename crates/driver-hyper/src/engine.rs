@@ -30,6 +30,7 @@ pub struct Engine {
 pub(crate) struct Inner {
     pub pool: Arc<Pool>,
     info: OnceLock<EngineInfo>,
+    host_cpus: OnceLock<u64>,
 }
 
 /// A whole answer to [`Engine::call`].
@@ -68,7 +69,7 @@ impl Engine {
     /// An engine reached through `connector`. Nothing is sent until it is used.
     pub fn new(connector: impl Connector) -> Engine {
         let pool = Arc::new(Pool::new(Arc::new(connector)));
-        Engine { inner: Arc::new(Inner { pool, info: OnceLock::new() }) }
+        Engine { inner: Arc::new(Inner { pool, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
     }
 
     /// Where the engine is, as a URL.
@@ -124,6 +125,28 @@ impl Engine {
             min_api_version: s("MinAPIVersion"),
             platform: format!("{}/{}", s("Os"), s("Arch")),
         })
+    }
+
+    /// How many CPUs the engine's host has (`GET /info`, asked once).
+    pub async fn host_cpus(&self) -> Result<u64, Error> {
+        if let Some(n) = self.inner.host_cpus.get() {
+            return Ok(*n);
+        }
+        let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
+        let mut req = requests::version(api);
+        req.path = format!("/v{api}/info");
+        let (status, _, body) = self.call_inner(req).await?;
+        if status != 200 {
+            return Err(self.engine_error("GET /info", status, &body));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: format!("info: {e}") })?;
+        let n = v
+            .get("NCPU")
+            .and_then(|n| n.as_u64())
+            .ok_or_else(|| Error::Protocol { endpoint: self.endpoint().to_string(), detail: "info: no NCPU".into() })?;
+        let _ = self.inner.host_cpus.set(n);
+        Ok(n)
     }
 
     /// Containers (running or not) carrying every label given (`key` or `key=value`).

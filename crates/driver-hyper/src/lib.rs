@@ -26,6 +26,7 @@
 
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+mod auth;
 mod cleanup;
 mod connect;
 mod engine;
@@ -35,6 +36,7 @@ mod pool;
 mod run;
 mod transcript;
 
+pub use auth::RegistryAuth;
 pub use connect::{BlockingIo, BoxFuture, BoxIo, Connector, Io};
 pub use cstream_proto_core::api::answers::Listed;
 pub use cstream_proto_core::api::{EngineInfo, EngineKind};

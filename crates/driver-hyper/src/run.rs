@@ -211,7 +211,23 @@ impl Task {
         self.start.elapsed()
     }
 
+    /// Checks what only the engine's host can tell, before anything is created.
+    async fn preflight(&self) -> Result<(), Error> {
+        let Some(millis) = self.machine.spec().cpu_millis() else { return Ok(()) };
+        let host = self.engine.host_cpus().await?;
+        if millis > host * 1000 {
+            let value = format!("{} CPUs, on a host with {host}", millis as f64 / 1000.0);
+            let why = "is more than the engine's host has";
+            return Err(Error::Spec(cstream_proto_core::SpecError::Invalid { field: "CPU limit", value, why }));
+        }
+        Ok(())
+    }
+
     async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
+        if let Err(e) = self.preflight().await {
+            self.deliver(Err(e)).await;
+            return;
+        }
         let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_BUFFER);
         let mut control_open = true;
         loop {

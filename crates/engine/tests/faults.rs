@@ -149,3 +149,89 @@ async fn docker_connection_cut_mid_stream() {
 async fn podman_connection_cut_mid_stream() {
     connection_cut_mid_stream(Target::PodmanUnix).await
 }
+
+/// A proxy that forwards everything, except that the answer to a pull
+/// (`/images/create`) is cut after its first `keep` bytes.
+async fn pull_cutting_proxy(upstream: &'static str, keep: usize) -> (std::path::PathBuf, TempDir) {
+    let dir = TempDir::new();
+    let path = dir.path().join("pull-cut.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let upstream = UnixStream::connect(upstream).await.unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                // Connections are kept alive and reused: watch every request, not just the first.
+                let pulling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let seen = pulling.clone();
+                let up = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                        if buf[..n].windows(14).any(|w| w == b"/images/create") {
+                            seen.store(true, Ordering::SeqCst);
+                        }
+                        if uw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut sent = 0;
+                    while let Ok(n @ 1..) = ur.read(&mut buf).await {
+                        let cutting = pulling.load(Ordering::SeqCst);
+                        let n = if cutting { n.min(keep - sent) } else { n };
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        if cutting {
+                            sent += n;
+                            if sent >= keep {
+                                break;
+                            }
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = up => {}
+                    () = down => {}
+                }
+            });
+        }
+    });
+    (path, dir)
+}
+
+async fn pull_cut_mid_stream(target: Target) {
+    let real = target.engine().await;
+    let image = "127.0.0.1:5000/cstream-test:v1";
+    let mut r = cstream_engine::core::api::requests::inspect(cstream_engine::core::api::ApiVersion::OURS, "x");
+    r.method = cstream_engine::core::api::Method::Delete;
+    r.path = format!("/v1.41/images/{}?force=1", cstream_engine::core::api::requests::encode_query(image));
+    real.call(r).await.unwrap();
+    // The answer's head and a few bytes of its body, then nothing.
+    let (path, _dir) = pull_cutting_proxy(&target.endpoint()["unix://".len()..], 200).await;
+    let engine = cstream_engine::connect(&format!("unix://{}", path.display()), Remote::Refuse).await.unwrap();
+    let label = unique_label("pullcut");
+    let s = RunSpec::builder(image).label("cstream.test", &label).heartbeat(None).command(["true"]);
+    let o = collect(&engine, s.build().unwrap()).await;
+    match &o.errors[..] {
+        [Error::Run(cstream_engine::core::Error::Transport { phase: cstream_engine::Phase::Pull, .. })] => {}
+        [Error::Run(cstream_engine::core::Error::Pull { .. })] => {}
+        other => panic!("{target:?}: a cut pull is an error, never a success: {other:?} {:?}", o.names),
+    }
+    assert!(!o.names.contains(&"ContainerCreate"), "{:?}", o.names);
+    assert_no_containers(&real, &label).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_pull_cut_mid_stream() {
+    pull_cut_mid_stream(Target::DockerUnix).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_pull_cut_mid_stream() {
+    pull_cut_mid_stream(Target::PodmanUnix).await
+}

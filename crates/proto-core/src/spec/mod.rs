@@ -86,6 +86,11 @@ impl RunSpec {
         self.command.as_deref()
     }
 
+    /// The CPU limit in millicores, if any.
+    pub fn cpu_millis(&self) -> Option<u64> {
+        self.cpu_millis
+    }
+
     /// The bind mounts.
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
