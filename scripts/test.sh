@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/engines.sh up
 scripts/registry.sh up
+# The interactive terminal test drives cstream in tmux.
+command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -8,6 +8,7 @@ mod json;
 mod record;
 mod show;
 mod spec;
+mod terminal;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -87,7 +88,9 @@ async fn run(a: RunArgs) -> u8 {
         return fail("--local is not available yet: the local-process driver has not landed");
     }
     let Some((image, command)) = a.args.split_first() else { return fail("no image given") };
-    let spec = match spec::build(&a, image, command) {
+    // With -t the process's terminal starts at the size of ours.
+    let size = if a.tty { terminal::size() } else { None };
+    let spec = match spec::build(&a, image, command, size) {
         Ok(s) => s,
         Err(spec::Usage(m)) => return fail(m),
     };
@@ -112,11 +115,16 @@ async fn run(a: RunArgs) -> u8 {
     let began = Instant::now();
     let mut run = engine.run(spec);
     let handle = run.handle();
+    // -it on a terminal: keys go to the process as typed, until the run ends
+    // (the guard restores the terminal on every way out of this function).
+    let raw = if a.tty && a.interactive { terminal::RawMode::enter() } else { None };
+    shower.set_raw(raw.is_some());
     if a.interactive {
         tokio::spawn(pump_stdin(handle.clone()));
     }
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
+    let mut winch = signal(tokio::signal::unix::SignalKind::window_change());
     let mut end = None;
     let mut interrupts = 0;
     loop {
@@ -148,8 +156,15 @@ async fn run(a: RunArgs) -> u8 {
                 }
             }
             Some(()) = terminate.recv() => handle.cancel(),
+            Some(()) = winch.recv(), if a.tty => {
+                if let Some((cols, rows)) = terminal::size() {
+                    let h = handle.clone();
+                    tokio::spawn(async move { let _ = h.resize(cols, rows).await; });
+                }
+            }
         }
     }
+    drop(raw);
     if let Some(r) = recorder {
         if let Err(e) = r.finish() {
             eprintln!("cstream: the recording is incomplete: {e}");

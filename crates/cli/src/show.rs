@@ -19,6 +19,8 @@ pub enum Mode {
 
 pub struct Shower {
     mode: Mode,
+    /// The local terminal is in raw mode: lines end in \r\n.
+    raw: bool,
     progress: bool,
     progress_shown: bool,
     stdout: std::io::Stdout,
@@ -28,7 +30,23 @@ pub struct Shower {
 impl Shower {
     pub fn new(mode: Mode) -> Shower {
         let progress = matches!(mode, Mode::Text { .. }) && std::io::stderr().is_terminal();
-        Shower { mode, progress, progress_shown: false, stdout: std::io::stdout(), stderr: std::io::stderr() }
+        Shower {
+            mode,
+            raw: false,
+            progress,
+            progress_shown: false,
+            stdout: std::io::stdout(),
+            stderr: std::io::stderr(),
+        }
+    }
+
+    /// Says whether the local terminal is in raw mode.
+    pub fn set_raw(&mut self, raw: bool) {
+        self.raw = raw;
+    }
+
+    fn eol(&self) -> &'static str {
+        if self.raw { "\r\n" } else { "\n" }
     }
 
     /// Shows one event. A closed stdout (a pipe to `head`) is not an error worth dying for.
@@ -70,7 +88,7 @@ impl Shower {
                 if verbose {
                     self.clear_progress();
                     if let Some(line) = lifecycle(e) {
-                        writeln!(self.stderr.lock(), "cstream: {line}")?;
+                        write!(self.stderr.lock(), "cstream: {line}{}", self.eol())?;
                     }
                 } else if matches!(e.kind, EventKind::ImagePullComplete { .. }) {
                     self.clear_progress();
@@ -86,7 +104,7 @@ impl Shower {
         if self.mode == Mode::Json {
             let _ = writeln!(self.stdout.lock(), "{}", json::error(at, message));
         }
-        let _ = writeln!(self.stderr.lock(), "cstream: {message}");
+        let _ = write!(self.stderr.lock(), "cstream: {message}{}", self.eol());
     }
 
     fn show_progress(&mut self, image: &str, done: u64, total: u64) -> std::io::Result<()> {

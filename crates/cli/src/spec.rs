@@ -123,8 +123,11 @@ fn env_var(s: &str) -> Option<(String, String)> {
 }
 
 /// The RunSpec for `run`'s options, with `image` and the command.
-pub fn build(a: &RunArgs, image: &str, command: &[String]) -> Result<RunSpec, Usage> {
+pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16, u16)>) -> Result<RunSpec, Usage> {
     let mut b = RunSpec::builder(image);
+    if let Some((cols, rows)) = tty_size {
+        b = b.tty_size(cols, rows);
+    }
     if !command.is_empty() {
         b = b.command(command.iter().cloned());
     }

@@ -29,11 +29,12 @@ const EVENT_BUFFER: usize = 16;
 const INPUT_BUFFER: usize = 4;
 
 type Ack = oneshot::Sender<std::io::Result<()>>;
+type ResizeAck = oneshot::Sender<Result<(), Error>>;
 
 enum Control {
     Cancel,
     Stdin(Option<Bytes>, Ack),
-    Resize(TtySize, oneshot::Sender<Result<(), CommandError>>),
+    Resize(TtySize, ResizeAck),
 }
 
 /// A run in progress: a [`Stream`] of its events, in order.
@@ -70,6 +71,7 @@ impl Run {
             stdin: None,
             acks: VecDeque::new(),
             transcript,
+            resizes: HashMap::new(),
         };
         tokio::spawn(task.run(control_rx));
         Run { events, control }
@@ -156,13 +158,15 @@ impl RunHandle {
         }
     }
 
-    /// Sets the terminal size (the run's spec must ask for a tty).
+    /// Sets the terminal size (the run's spec must ask for a tty); returns
+    /// once the engine has applied it (or, before the process runs, once it
+    /// is set to be applied at start).
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), Error> {
         let (ack, done) = oneshot::channel();
         self.control
             .send(Control::Resize(TtySize { cols, rows }, ack))
             .map_err(|_| Error::Command(CommandError::Ended))?;
-        done.await.map_err(|_| Error::Command(CommandError::Ended))?.map_err(Error::Command)
+        done.await.map_err(|_| Error::Command(CommandError::Ended))?
     }
 }
 
@@ -204,6 +208,9 @@ struct Task {
     /// Acknowledgements for stdin operations, in the order the machine will output them.
     acks: VecDeque<Ack>,
     transcript: Option<Transcript>,
+    /// Resizes sent for the caller, acknowledged when the engine answers.
+    /// With the status of their answer, once it came.
+    resizes: HashMap<RequestId, (Option<u16>, ResizeAck)>,
 }
 
 impl Task {
@@ -247,6 +254,7 @@ impl Task {
                     if let Some(t) = &self.transcript {
                         t.input(now, &input);
                     }
+                    self.resize_answered(&input);
                     self.machine.handle_input(now, input);
                 }
                 () = sleep => {
@@ -299,9 +307,17 @@ impl Task {
         }
         match c {
             Control::Cancel => self.machine.cancel(now),
-            Control::Resize(size, ack) => {
-                let _ = ack.send(self.machine.resize(now, size));
-            }
+            Control::Resize(size, ack) => match self.machine.resize(now, size) {
+                Ok(Some(id)) => {
+                    self.resizes.insert(id, (None, ack));
+                }
+                Ok(None) => {
+                    let _ = ack.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = ack.send(Err(Error::Command(e)));
+                }
+            },
             Control::Stdin(op, ack) => {
                 let result = match &op {
                     Some(data) => self.machine.write_stdin(data.clone()),
@@ -353,6 +369,35 @@ impl Task {
                 Output::Pending { deadline } => return Some(deadline),
                 Output::Done => return None,
             }
+        }
+    }
+
+    /// Acknowledges a caller's resize once its answer is complete.
+    fn resize_answered(&mut self, input: &Input) {
+        match input {
+            Input::Head { id, status, .. } => {
+                if let Some((s, _)) = self.resizes.get_mut(id) {
+                    *s = Some(*status);
+                }
+            }
+            Input::End { id } | Input::Failed { id, .. } => {
+                if let Some((status, ack)) = self.resizes.remove(id) {
+                    let result = match (input, status) {
+                        (Input::End { .. }, Some(200..=299)) => Ok(()),
+                        (Input::Failed { message, .. }, _) => Err(Error::Run(cstream_proto_core::Error::Transport {
+                            phase: cstream_proto_core::Phase::Resize,
+                            message: message.clone(),
+                        })),
+                        (_, status) => Err(Error::Run(cstream_proto_core::Error::Engine {
+                            phase: cstream_proto_core::Phase::Resize,
+                            status: status.unwrap_or(0),
+                            message: "the engine refused the terminal size".into(),
+                        })),
+                    };
+                    let _ = ack.send(result);
+                }
+            }
+            Input::Body { .. } => {}
         }
     }
 

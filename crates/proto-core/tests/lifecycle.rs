@@ -279,3 +279,21 @@ fn process_end_from_exit_code() {
     assert_eq!(ProcessEnd::from_exit_code(128, false, Duration::ZERO, EndReason::Exited).signal, None);
     assert_eq!(ProcessEnd::from_exit_code(193, false, Duration::ZERO, EndReason::Exited).signal, None);
 }
+
+#[test]
+fn podman_gets_the_terminal_size_before_start() {
+    let spec = RunSpec::builder("cstream-test").tty(true).tty_size(100, 40).heartbeat(None).build().unwrap();
+    for split in SPLITS {
+        let (t, engine) = run(&spec, Flavor::Podman, split, |e| e);
+        let resize = engine.requests.iter().position(|r| r.contains("/resize?h=40&w=100")).expect("resize sent");
+        let start = engine.requests.iter().position(|r| r.ends_with("/start")).unwrap();
+        assert!(resize < start, "before start on Podman: {:?}", engine.requests);
+        assert_eq!(engine.requests.iter().filter(|r| r.contains("/resize")).count(), 1, "and only then");
+        assert_eq!(t.names()[..3], ["ContainerCreate", "TerminalResize", "ProcessStart"]);
+    }
+    // A refused resize before start is tried again after it.
+    let (t, engine) =
+        run(&spec, Flavor::Podman, Split::Whole, |e| e.reply(Op::Resize, [Reply::EngineError(500, "no")]));
+    assert_eq!(engine.requests.iter().filter(|r| r.contains("/resize")).count(), 2);
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+}

@@ -84,6 +84,9 @@ struct HostConfig<'a> {
     auto_remove: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_config: Option<LogConfig<'a>>,
+    /// `[rows, cols]`: honoured from API 1.42 (Docker 23); older engines ignore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_size: Option<[u16; 2]>,
 }
 
 #[derive(Serialize)]
@@ -147,6 +150,7 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
             privileged: spec.privileged,
             auto_remove: false,
             log_config: spec.log_driver.as_deref().map(|kind| LogConfig { kind, config: BTreeMap::new() }),
+            console_size: spec.tty_size.map(|s| [s.rows, s.cols]),
         },
     };
     // Serializing plain structs of strings and numbers cannot fail.

@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Input, Machine, Output, Purpose, Stage, Stop};
+use super::{Input, Machine, Output, Presize, Purpose, Stage, Stop};
 use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine};
 use crate::api::{EngineInfo, create, requests, version::PingError};
 use crate::error::{Error, Phase};
@@ -199,6 +199,9 @@ impl Machine {
                 }
             },
             Purpose::Kill => {}
+            Purpose::Resize if self.presize == Presize::Pending => {
+                self.presize = if success(r.status) { Presize::Applied } else { Presize::Failed };
+            }
             Purpose::Resize if success(r.status) => {}
             Purpose::Resize => self.error(failed(self)),
             Purpose::Inspect => {
@@ -230,6 +233,7 @@ impl Machine {
     fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
         match purpose {
             Purpose::Kill => {}
+            Purpose::Resize if self.presize == Presize::Pending => self.presize = Presize::Failed,
             Purpose::Resize => self.error(e),
             Purpose::Inspect => {
                 self.error(e);
@@ -369,7 +373,7 @@ impl Machine {
         let process = ProcessId::Container(self.id().to_string());
         self.emit(now, EventKind::ProcessStart { command, args, process });
         self.timers.heartbeat = self.spec.heartbeat.map(|h| now + h);
-        if let Some(size) = self.spec.tty_size {
+        if let (Some(size), false) = (self.spec.tty_size, self.presize == Presize::Applied) {
             self.send_resize(now, size);
         }
         if self.stop == Stop::Requested {
@@ -402,10 +406,11 @@ impl Machine {
         self.cleanup(now);
     }
 
-    pub(super) fn send_resize(&mut self, now: Duration, size: TtySize) {
+    pub(super) fn send_resize(&mut self, now: Duration, size: TtySize) -> crate::RequestId {
         let req = requests::resize(self.api(), self.id(), size);
-        self.send(now, Purpose::Resize, req);
+        let id = self.send(now, Purpose::Resize, req);
         self.emit(now, EventKind::TerminalResize { size });
+        id
     }
 
     // ---- output, exit, inspect, remove ---------------------------------
@@ -624,6 +629,20 @@ impl Machine {
     pub(super) fn advance(&mut self, now: Duration) {
         match self.stage {
             Stage::Prepare if self.attach.ready && self.wait_ready => {
+                // Podman takes a terminal size before start, so the process
+                // sees it from its first instruction; Docker 20.10 refuses it
+                // (409) and gets it right after start.
+                let podman = self.engine.as_ref().is_some_and(|e| e.kind == crate::api::EngineKind::Podman);
+                if let (Some(size), true, Presize::NotTried) =
+                    (self.spec.tty_size, podman && self.spec.tty, self.presize)
+                {
+                    self.presize = Presize::Pending;
+                    self.send_resize(now, size);
+                    return;
+                }
+                if self.presize == Presize::Pending {
+                    return;
+                }
                 self.stage = Stage::Start;
                 let req = requests::start(self.api(), self.id());
                 self.send(now, Purpose::Start, req);

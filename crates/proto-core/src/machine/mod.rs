@@ -147,6 +147,15 @@ enum Stop {
     },
 }
 
+/// Whether the terminal size was set before start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Presize {
+    NotTried,
+    Pending,
+    Applied,
+    Failed,
+}
+
 #[derive(Debug)]
 struct Attach {
     id: Option<RequestId>,
@@ -187,6 +196,7 @@ pub struct Machine {
     ended: bool,
     remove_attempts: u32,
     remove_deadline: Option<Duration>,
+    presize: Presize,
     timers: Timers,
     coalescer: Coalescer,
 }
@@ -241,6 +251,7 @@ impl Machine {
             ended: false,
             remove_attempts: 0,
             remove_deadline: None,
+            presize: Presize::NotTried,
             timers,
         }
     }
@@ -291,9 +302,10 @@ impl Machine {
         Ok(())
     }
 
-    /// Sets the terminal size (with tty mode). Before the container runs,
-    /// the size is applied when it starts.
-    pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<(), CommandError> {
+    /// Sets the terminal size (with tty mode). Returns the id of the resize
+    /// request when one is sent now (its answer says the size is applied);
+    /// `None` before the process runs: the size is applied when it starts.
+    pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<Option<RequestId>, CommandError> {
         if !self.spec.tty {
             return Err(CommandError::NoTty);
         }
@@ -304,10 +316,10 @@ impl Machine {
             return Err(CommandError::Ended);
         }
         self.spec.tty_size = Some(size);
-        if self.started_at.is_some() {
-            self.send_resize(now, size);
+        match self.started_at {
+            Some(_) => Ok(Some(self.send_resize(now, size))),
+            None => Ok(None),
         }
-        Ok(())
     }
 
     /// The next thing to do. Call until it returns [`Output::Pending`] or

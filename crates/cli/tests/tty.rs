@@ -1,0 +1,50 @@
+//! `cstream run -it` on a real terminal (tmux): the process sees our size,
+//! keys reach it, window size changes follow, and our terminal is given back
+//! as it was. Needs tmux (scripts/test.sh installs it).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("tmux is installed (scripts/test.sh installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(session: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let screen = tmux(&["capture-pane", "-t", session, "-p", "-J"]);
+        if screen.contains(what) {
+            return screen;
+        }
+        assert!(Instant::now() < deadline, "{what:?} never appeared:\n{screen}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn interactive_terminal() {
+    for (i, engine) in ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"].iter().enumerate() {
+        let session = format!("cstream-tty-{}-{i}", std::process::id());
+        tmux(&["new-session", "-d", "-s", &session, "-x", "90", "-y", "30", "bash --norc"]);
+        let script = "sleep 1; stty size; read x; echo got:$x; stty size; exit 3";
+        let cmd = format!(
+            "{} run -it --engine {engine} --pull never cstream-test:latest sh -c '{script}'; echo rc=$?; if stty -a | grep -q -- -icanon; then echo STILL-$(echo RAW); else echo TERMINAL-$(echo OK); fi",
+            env!("CARGO_BIN_EXE_cstream")
+        );
+        tmux(&["send-keys", "-t", &session, &cmd, "Enter"]);
+        wait_for(&session, "30 90");
+        // A window size change follows the terminal to the process.
+        tmux(&["resize-window", "-t", &session, "-x", "100", "-y", "40"]);
+        std::thread::sleep(Duration::from_millis(800));
+        tmux(&["send-keys", "-t", &session, "abc", "Enter"]);
+        let screen = wait_for(&session, "rc=");
+        let screen = if screen.contains("STILL-RAW") { screen } else { wait_for(&session, "TERMINAL-OK") };
+        tmux(&["kill-session", "-t", &session]);
+        assert!(screen.contains("got:abc"), "the keys reached the process:\n{screen}");
+        assert!(screen.contains("40 100"), "the new size reached the process:\n{screen}");
+        assert!(screen.contains("rc=3"), "{screen}");
+        // Back in canonical mode: the terminal was restored.
+        assert!(screen.contains("TERMINAL-OK") && !screen.contains("STILL-RAW"), "{screen}");
+    }
+}
