@@ -83,20 +83,35 @@ fn exit_code(end: Option<&ProcessEnd>) -> u8 {
     }
 }
 
+/// What `run` runs: a container on an engine, or a local process.
+enum Start {
+    Container(Engine, Box<cstream_engine::RunSpec>),
+    Local(cstream_local::LocalProcess),
+}
+
 async fn run(a: RunArgs) -> u8 {
-    if a.local {
-        return fail("--local is not available yet: the local-process driver has not landed");
-    }
     let Some((image, command)) = a.args.split_first() else { return fail("no image given") };
     // With -t the process's terminal starts at the size of ours.
     let size = if a.tty { terminal::size() } else { None };
-    let spec = match spec::build(&a, image, command, size) {
-        Ok(s) => s,
-        Err(spec::Usage(m)) => return fail(m),
+    let start = match a.local {
+        true => match spec::local(&a, size) {
+            Ok(p) => Start::Local(p),
+            Err(spec::Usage(m)) => return fail(m),
+        },
+        false => {
+            let spec = match spec::build(&a, image, command, size) {
+                Ok(s) => s,
+                Err(spec::Usage(m)) => return fail(m),
+            };
+            match connect(&a.engine).await {
+                Ok(e) => Start::Container(e, Box::new(spec)),
+                Err(e) => return fail(e),
+            }
+        }
     };
-    let engine = match connect(&a.engine).await {
-        Ok(e) => e,
-        Err(e) => return fail(e),
+    let (image, command) = match a.local {
+        true => (&"local".to_string(), &a.args[..]),
+        false => (image, command),
     };
     let mut recorder = match &a.record {
         Some(path) => {
@@ -113,7 +128,10 @@ async fn run(a: RunArgs) -> u8 {
     let mode = if a.json { Mode::Json } else { Mode::Text { verbose: a.verbose } };
     let mut shower = Shower::new(mode);
     let began = Instant::now();
-    let mut run = engine.run(spec);
+    let mut run = match start {
+        Start::Local(p) => p.run(),
+        Start::Container(engine, spec) => engine.run(*spec),
+    };
     let handle = run.handle();
     // -it on a terminal: keys go to the process as typed, until the run ends
     // (the guard restores the terminal on every way out of this function).

@@ -214,6 +214,78 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
     b.build().map_err(|e| usage(e.to_string()))
 }
 
+/// The local process for `run --local`'s options. Options that only mean
+/// something for a container are refused, not ignored.
+pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local::LocalProcess, Usage> {
+    let container_only = [
+        (!a.volume.is_empty(), "--volume"),
+        (a.memory.is_some(), "--memory"),
+        (a.cpus.is_some(), "--cpus"),
+        (a.pids_limit.is_some(), "--pids-limit"),
+        (a.read_only, "--read-only"),
+        (!a.tmpfs.is_empty(), "--tmpfs"),
+        (a.network.is_some(), "--network"),
+        (!a.cap_add.is_empty() || !a.cap_drop.is_empty(), "--cap-add/--cap-drop"),
+        (!a.security_opt.is_empty(), "--security-opt"),
+        (a.privileged, "--privileged"),
+        (a.log_driver.is_some(), "--log-driver"),
+        (a.name.is_some(), "--name"),
+        (!a.label.is_empty(), "--label"),
+        (a.keep, "--keep"),
+        (a.entrypoint.is_some(), "--entrypoint"),
+        (a.user.is_some(), "--user"),
+        (a.engine.engine.is_some() || a.engine.runtime.is_some(), "--engine/--runtime"),
+    ];
+    if let Some((_, flag)) = container_only.iter().find(|(given, _)| *given) {
+        return Err(usage(format!("{flag} applies to containers only, not to --local")));
+    }
+    let (command, args) = a.args.split_first().ok_or_else(|| usage("no command given"))?;
+    let mut p = cstream_local::LocalProcess::new(command, args.iter().cloned()).heartbeat(None).stdin(a.interactive);
+    for f in &a.env_file {
+        p = p.envs(parse_env_file(f)?);
+    }
+    p = p.envs(a.env.iter().filter_map(|e| env_var(e)));
+    if let Some(w) = &a.workdir {
+        p = p.working_dir(w);
+    }
+    if a.tty {
+        let (cols, rows) = tty_size.unwrap_or((80, 24));
+        p = p.pty(cols, rows);
+    }
+    if let Some(t) = &a.timeout {
+        p = p.timeout(parse_duration(t)?);
+    }
+    if let Some(s) = a.stop_timeout {
+        p = p.stop_grace(Duration::from_secs(s));
+    }
+    if let Some(s) = &a.stop_signal {
+        p = p.stop_signal(parse_signal(s)?);
+    }
+    Ok(p)
+}
+
+/// `SIGTERM`, `TERM`, or a number.
+fn parse_signal(s: &str) -> Result<rustix::process::Signal, Usage> {
+    use rustix::process::Signal;
+    let name = s.trim().to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig = match name {
+        "TERM" | "15" => Signal::TERM,
+        "INT" | "2" => Signal::INT,
+        "HUP" | "1" => Signal::HUP,
+        "QUIT" | "3" => Signal::QUIT,
+        "KILL" | "9" => Signal::KILL,
+        "USR1" | "10" => Signal::USR1,
+        "USR2" | "12" => Signal::USR2,
+        _ => {
+            return Err(usage(format!(
+                "unsupported --stop-signal {s:?} for --local: use TERM, INT, HUP, QUIT, KILL, USR1 or USR2"
+            )));
+        }
+    };
+    Ok(sig)
+}
+
 /// The login for `image`'s registry in Docker's `config.json`
 /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), if any.
 fn registry_auth(image: &str) -> Option<cstream_engine::RegistryAuth> {

@@ -85,7 +85,10 @@ fn bad_input_is_one_clear_line_and_125() {
             "cstream: invalid mount source \"/no/such/dir\": does not exist on the engine's host",
         ),
         (&["run", "--timeout", "soon", IMAGE], "cstream: invalid duration \"soon\""),
-        (&["run", "--local", "--", "true"], "cstream: --local is not available yet"),
+        (
+            &["run", "--local", "--memory", "1g", "--", "true"],
+            "cstream: --memory applies to containers only, not to --local",
+        ),
         (
             &["run", "--engine", "unix:///tmp/cstream-nothing.sock", IMAGE],
             "cstream: cannot reach the container engine at unix:///tmp/cstream-nothing.sock",
@@ -362,4 +365,19 @@ fn registry_credentials_come_from_docker_config_json() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn local_runs_report_like_container_runs() {
+    let out = cstream(&["run", "--local", "--", "sh", "-c", "printf 'a\\000b'; printf e >&2; exit 42"]);
+    assert_eq!((out.stdout.as_slice(), out.stderr.as_slice(), out.status.code()), (&b"a\0b"[..], &b"e"[..], Some(42)));
+    assert_eq!(cstream(&["run", "--local", "--", "/no/such/command"]).status.code(), Some(127));
+    assert_eq!(cstream(&["run", "--local", "--", "/etc/passwd"]).status.code(), Some(126));
+    let out = cstream(&["run", "--local", "--json", "-e", "X=1", "-w", "/tmp", "--", "sh", "-c", "echo $X $(pwd)"]);
+    let lines = json_lines(&out.stdout);
+    lines.iter().for_each(check_schema);
+    let types: Vec<&str> = lines.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["process_start", "output", "process_end"]);
+    assert!(lines[0]["pid"].as_u64().unwrap() > 1);
+    assert_eq!(lines[1]["data"], "1 /tmp\n");
 }

@@ -62,6 +62,15 @@ pub enum Error {
         /// Each place tried, and why it did not do.
         tried: Vec<(String, String)>,
     },
+    /// A local process could not be started.
+    #[error("cannot start {command}: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// The run's task is gone (its runtime shut down).
     #[error("the run's background task has stopped")]
     Gone,

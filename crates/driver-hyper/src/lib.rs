@@ -47,7 +47,7 @@ pub use cstream_proto_core::{
 };
 pub use engine::{Answer, Engine, Version};
 pub use error::Error;
-pub use run::{Run, RunHandle};
+pub use run::{Ack, Control, ResizeAck, Run, RunDriver, RunHandle, refuse};
 pub use transcript::{Transcript, data_json};
 
 /// The core, for users who want its lower-level parts.

@@ -28,13 +28,38 @@ const EVENT_BUFFER: usize = 16;
 /// Engine answers waiting for the machine, at most.
 const INPUT_BUFFER: usize = 4;
 
-type Ack = oneshot::Sender<std::io::Result<()>>;
-type ResizeAck = oneshot::Sender<Result<(), Error>>;
+/// Answers a stdin write or close: `Ok` once done. Refuse with [`refuse`].
+pub type Ack = oneshot::Sender<std::io::Result<()>>;
+/// Answers a resize: `Ok` once applied.
+pub type ResizeAck = oneshot::Sender<Result<(), Error>>;
 
-enum Control {
+/// A caller's command, as a driver receives it through [`RunDriver`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Control {
+    /// Cancel the run (a second time: kill at once).
     Cancel,
+    /// Write these bytes to stdin (`Some`), or close it (`None`).
     Stdin(Option<Bytes>, Ack),
+    /// Set the terminal size.
     Resize(TtySize, ResizeAck),
+}
+
+/// Refuses a stdin command, so the caller gets `Error::Command(e)`.
+pub fn refuse(ack: Ack, e: CommandError) {
+    let _ = ack.send(Err(std::io::Error::other(CommandErrorBox(e))));
+}
+
+/// The driver's side of a [`Run`]: where its events go, and where the
+/// caller's commands come from. Drivers other than the engine drivers (the
+/// local-process driver) use it to give users the same `Run`.
+#[derive(Debug)]
+pub struct RunDriver {
+    /// Events and errors for the caller, in order; bounded, so sending waits
+    /// for a slow consumer. A send that fails means the caller dropped the run.
+    pub events: mpsc::Sender<Result<Event, Error>>,
+    /// The caller's commands; `None` once the caller dropped the run.
+    pub control: mpsc::UnboundedReceiver<Control>,
 }
 
 /// A run in progress: a [`Stream`] of its events, in order.
@@ -54,6 +79,13 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
+    /// A run and its driver's side, connected.
+    pub fn pair() -> (Run, RunDriver) {
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        (Run { events, control }, RunDriver { events: events_tx, control: control_rx })
+    }
+
     pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo, transcript: Option<Transcript>) -> Run {
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -325,9 +357,7 @@ impl Task {
                 };
                 match result {
                     Ok(()) => self.acks.push_back(ack),
-                    Err(e) => {
-                        let _ = ack.send(Err(std::io::Error::other(CommandErrorBox(e))));
-                    }
+                    Err(e) => refuse(ack, e),
                 }
             }
         }
@@ -409,7 +439,7 @@ impl Task {
             }
             _ => {
                 if let Some(ack) = ack {
-                    let _ = ack.send(Err(std::io::Error::other(CommandErrorBox(CommandError::Ended))));
+                    refuse(ack, CommandError::Ended);
                 }
             }
         }

@@ -7,13 +7,16 @@ use bytes::{Bytes, BytesMut};
 use crate::event::Stream;
 use crate::spec::Coalesce;
 
+/// Gathers pieces of output per [`Coalesce`]; used by the machine, and by
+/// drivers that produce output events themselves (the local-process driver).
 #[derive(Debug)]
-pub(crate) struct Coalescer {
+pub struct Coalescer {
     cfg: Coalesce,
     held: Option<(Stream, BytesMut, Duration)>,
 }
 
 impl Coalescer {
+    /// A coalescer following `cfg`.
     pub fn new(cfg: Coalesce) -> Self {
         Coalescer { cfg, held: None }
     }

@@ -6,7 +6,7 @@
 //! [`Machine::close_stdin`] and [`Machine::resize`]; everything the machine
 //! wants done comes out of [`Machine::poll_output`], in order.
 
-mod coalesce;
+pub mod coalesce;
 mod inflight;
 mod lifecycle;
 mod pull;
