@@ -4,7 +4,11 @@
 //! The core does no I/O, reads no clock, draws no random numbers, spawns no
 //! threads and needs no async runtime or `std`. It says which requests to
 //! send, as data, and reads the answers it is given. A driver does the rest:
-//! `cstream-driver-unix` and `cstream-driver-tcp` with hyper, or your own.
+//! `cstream-driver-unix` and `cstream-driver-tcp` with hyper;
+//! `cstream-driver-blocking` with nothing but std's blocking Unix sockets and
+//! threads, HTTP/1.1 by hand (the place to start for a driver of your own); or
+//! your own. `cstream-wasm` runs this same machine compiled to
+//! `wasm32-unknown-unknown` behind a small C ABI (`scripts/wasm.sh` builds it).
 //!
 //! # The run-loop contract
 //!

@@ -1,0 +1,380 @@
+//! The messages that cross the WebAssembly boundary, postcard-encoded.
+//!
+//! The host sends a [`WireSpec`] once, then [`WireInput`]s; the module
+//! answers with [`WireOutput`]s. Each mirrors a proto-core type and converts
+//! to or from it; times are nanoseconds on the host's monotonic clock, since
+//! an epoch of its choosing (the `now` of [`WireSpec`] is usually 0).
+//!
+//! These types are plain data and compile anywhere, so a native host encodes
+//! and decodes with the same code the module runs.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::Bytes;
+use cstream_proto_core::api::{Method, Request, RequestKind};
+use cstream_proto_core::spec::{Coalesce, Limits, Secret};
+use cstream_proto_core::{Error, Event, Input, Output, PullPolicy, RunInfo, RunSpec, SpecError};
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds as a [`Duration`].
+pub fn from_nanos(ns: u64) -> Duration {
+    Duration::from_nanos(ns)
+}
+
+/// A [`Duration`] as nanoseconds, saturating at `u64::MAX` (584 years).
+pub fn to_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// When to pull the image; see [`PullPolicy`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WirePull {
+    /// Pull before every run.
+    Always,
+    /// Pull when the engine does not have the image.
+    #[default]
+    Missing,
+    /// Never pull.
+    Never,
+}
+
+/// Bounds on the engine's answers; see [`Limits`]. Durations in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WireLimits {
+    pub request_timeout: u64,
+    pub drain_timeout: u64,
+    pub cleanup_timeout: u64,
+    pub max_body: u64,
+    pub max_frame_hold: u64,
+}
+
+/// One run: what [`RunSpec::builder`] takes, and the [`RunInfo`] and start
+/// time that [`Machine::new`](cstream_proto_core::Machine::new) takes.
+///
+/// Optional fields left `None` keep the builder's defaults. Durations are
+/// nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each field is the builder method of the same name.
+pub struct WireSpec {
+    /// The run's unique id (the `io.cstream.run` label).
+    pub run_id: String,
+    /// Wall-clock start of the run, seconds since the Unix epoch.
+    pub created_unix: u64,
+    /// The host's clock when the machine is made, in nanoseconds.
+    pub now: u64,
+    /// The image reference.
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `(name, value)` pairs, in order.
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    /// `(source, target, read_only)`.
+    pub mounts: Vec<(String, String, bool)>,
+    /// `(target, options)`.
+    pub tmpfs: Vec<(String, String)>,
+    pub memory: Option<u64>,
+    pub memory_swap: Option<i64>,
+    pub cpu_millis: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub read_only_rootfs: bool,
+    pub network: Option<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub no_new_privileges: bool,
+    pub privileged: bool,
+    pub labels: Vec<(String, String)>,
+    pub name: Option<String>,
+    pub tty: bool,
+    /// `(cols, rows)`.
+    pub tty_size: Option<(u16, u16)>,
+    pub stdin: bool,
+    pub pull: WirePull,
+    /// The `X-Registry-Auth` value.
+    pub registry_auth: Option<String>,
+    pub log_driver: Option<String>,
+    pub keep: bool,
+    pub stop_signal: Option<String>,
+    pub stop_grace: Option<u64>,
+    pub timeout: Option<u64>,
+    /// `None` keeps the default (5 s); `Some(0)` sends no heartbeats.
+    pub heartbeat: Option<u64>,
+    /// `(flush_interval, max_buffer)`.
+    pub coalesce: Option<(u64, u64)>,
+    pub limits: Option<WireLimits>,
+}
+
+impl WireSpec {
+    /// A spec for `image` with every other field at its default.
+    pub fn new(image: impl Into<String>) -> Self {
+        WireSpec { image: image.into(), ..WireSpec::default() }
+    }
+
+    /// The checked spec, the run's identity and its start time, for
+    /// [`Machine::new`](cstream_proto_core::Machine::new).
+    pub fn build(self) -> Result<(RunSpec, RunInfo, Duration), SpecError> {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let mut b = RunSpec::builder(self.image)
+            .envs(self.env)
+            .read_only_rootfs(self.read_only_rootfs)
+            .no_new_privileges(self.no_new_privileges)
+            .privileged(self.privileged)
+            .tty(self.tty)
+            .stdin(self.stdin)
+            .keep(self.keep)
+            .pull(match self.pull {
+                WirePull::Always => PullPolicy::Always,
+                WirePull::Missing => PullPolicy::Missing,
+                WirePull::Never => PullPolicy::Never,
+            });
+        if let Some(c) = self.command {
+            b = b.command(c);
+        }
+        if let Some(e) = self.entrypoint {
+            b = b.entrypoint(e);
+        }
+        if let Some(d) = self.working_dir {
+            b = b.working_dir(d);
+        }
+        if let Some(u) = self.user {
+            b = b.user(u);
+        }
+        for (source, target, ro) in self.mounts {
+            b = b.mount(source, target, ro);
+        }
+        for (target, options) in self.tmpfs {
+            b = b.tmpfs(target, options);
+        }
+        if let Some(m) = self.memory {
+            b = b.memory(m);
+        }
+        if let Some(m) = self.memory_swap {
+            b = b.memory_swap(m);
+        }
+        if let Some(c) = self.cpu_millis {
+            b = b.cpu_millis(c);
+        }
+        if let Some(p) = self.pids_limit {
+            b = b.pids_limit(p);
+        }
+        if let Some(n) = self.network {
+            b = b.network(n);
+        }
+        for c in self.cap_add {
+            b = b.cap_add(c);
+        }
+        for c in self.cap_drop {
+            b = b.cap_drop(c);
+        }
+        for (k, v) in self.labels {
+            b = b.label(k, v);
+        }
+        if let Some(n) = self.name {
+            b = b.name(n);
+        }
+        if let Some((cols, rows)) = self.tty_size {
+            b = b.tty_size(cols, rows);
+        }
+        if let Some(a) = self.registry_auth {
+            b = b.registry_auth(Secret::new(a));
+        }
+        if let Some(l) = self.log_driver {
+            b = b.log_driver(l);
+        }
+        if let Some(s) = self.stop_signal {
+            b = b.stop_signal(s);
+        }
+        if let Some(g) = self.stop_grace {
+            b = b.stop_grace(from_nanos(g));
+        }
+        if let Some(t) = self.timeout {
+            b = b.timeout(from_nanos(t));
+        }
+        if let Some(h) = self.heartbeat {
+            b = b.heartbeat((h > 0).then(|| from_nanos(h)));
+        }
+        if let Some((flush, max)) = self.coalesce {
+            b = b.coalesce(Coalesce { flush_interval: from_nanos(flush), max_buffer: size(max) });
+        }
+        if let Some(l) = self.limits {
+            b = b.limits(Limits {
+                request_timeout: from_nanos(l.request_timeout),
+                drain_timeout: from_nanos(l.drain_timeout),
+                cleanup_timeout: from_nanos(l.cleanup_timeout),
+                max_body: size(l.max_body),
+                max_frame_hold: size(l.max_frame_hold),
+            });
+        }
+        let run = RunInfo { run_id: self.run_id, created_unix: self.created_unix };
+        Ok((b.build()?, run, from_nanos(self.now)))
+    }
+}
+
+/// Something for the machine: an answer from the engine, the clock, or a
+/// command from the user. Each carries the host's clock, `now`, in
+/// nanoseconds (stdin and close-stdin do not use it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each field is the proto-core field of the same name.
+pub enum WireInput {
+    /// [`Input::Head`].
+    Head { now: u64, id: u64, status: u16, headers: Vec<(String, String)> },
+    /// [`Input::Body`].
+    Body { now: u64, id: u64, data: Bytes },
+    /// [`Input::End`].
+    End { now: u64, id: u64 },
+    /// [`Input::Failed`].
+    Failed { now: u64, id: u64, message: String },
+    /// The deadline passed: [`Machine::handle_timeout`](cstream_proto_core::Machine::handle_timeout).
+    Timeout { now: u64 },
+    /// [`Machine::cancel`](cstream_proto_core::Machine::cancel).
+    Cancel { now: u64 },
+    /// [`Machine::write_stdin`](cstream_proto_core::Machine::write_stdin).
+    Stdin { now: u64, data: Bytes },
+    /// [`Machine::close_stdin`](cstream_proto_core::Machine::close_stdin).
+    CloseStdin { now: u64 },
+    /// [`Machine::resize`](cstream_proto_core::Machine::resize).
+    Resize { now: u64, cols: u16, rows: u16 },
+}
+
+impl WireInput {
+    /// An engine answer, at `now`.
+    pub fn from_input(now: Duration, input: Input) -> Self {
+        let now = to_nanos(now);
+        match input {
+            Input::Head { id, status, headers } => WireInput::Head { now, id: id.0, status, headers },
+            Input::Body { id, data } => WireInput::Body { now, id: id.0, data },
+            Input::End { id } => WireInput::End { now, id: id.0 },
+            Input::Failed { id, message } => WireInput::Failed { now, id: id.0, message },
+        }
+    }
+}
+
+/// An HTTP method; see [`Method`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum WireMethod {
+    Get,
+    Post,
+    Delete,
+}
+
+impl WireMethod {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireMethod::Get => "GET",
+            WireMethod::Post => "POST",
+            WireMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// How to treat a request's answer; see [`RequestKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum WireKind {
+    Unary,
+    Streaming,
+    Upgrade,
+}
+
+/// A request to send; see [`Request`]. Header values are sent as they are,
+/// credentials included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WireRequest {
+    pub method: WireMethod,
+    /// Path and query.
+    pub path: String,
+    /// Beyond `Host` and `Content-Length`, which the host adds.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub kind: WireKind,
+}
+
+impl From<Request> for WireRequest {
+    fn from(r: Request) -> Self {
+        WireRequest {
+            method: match r.method {
+                Method::Get => WireMethod::Get,
+                Method::Post => WireMethod::Post,
+                Method::Delete => WireMethod::Delete,
+            },
+            path: r.path,
+            headers: r.headers.into_iter().map(|h| (h.name.to_string(), h.value)).collect(),
+            body: r.body,
+            kind: match r.kind {
+                RequestKind::Unary => WireKind::Unary,
+                RequestKind::Streaming => WireKind::Streaming,
+                RequestKind::Upgrade => WireKind::Upgrade,
+            },
+        }
+    }
+}
+
+/// An error from the run: its [`Display`](core::fmt::Display) text and the
+/// name of its [`Phase`](cstream_proto_core::Phase) (`"Create"`, ...; `None`
+/// for a refused spec).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// The phase's name, as its `Debug` spells it.
+    pub phase: Option<String>,
+    /// The error's message.
+    pub message: String,
+}
+
+impl From<&Error> for WireError {
+    fn from(e: &Error) -> Self {
+        WireError { phase: e.phase().map(|p| format!("{p:?}")), message: e.to_string() }
+    }
+}
+
+impl core::fmt::Display for WireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl core::error::Error for WireError {}
+
+/// What the machine wants done, or says happened; see [`Output`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each field is the proto-core field of the same name.
+pub enum WireOutput {
+    /// [`Output::Send`].
+    Send { id: u64, request: WireRequest },
+    /// [`Output::Write`].
+    Write { id: u64, data: Bytes },
+    /// [`Output::CloseWrite`].
+    CloseWrite { id: u64 },
+    /// [`Output::Abort`].
+    Abort { id: u64 },
+    /// [`Output::Event`].
+    Event(Event),
+    /// [`Output::Error`].
+    Error(WireError),
+    /// [`Output::Pending`], the deadline in nanoseconds.
+    Pending { deadline: Option<u64> },
+    /// [`Output::Done`].
+    Done,
+}
+
+impl From<Output> for WireOutput {
+    fn from(o: Output) -> Self {
+        match o {
+            Output::Send { id, request } => WireOutput::Send { id: id.0, request: request.into() },
+            Output::Write { id, data } => WireOutput::Write { id: id.0, data },
+            Output::CloseWrite { id } => WireOutput::CloseWrite { id: id.0 },
+            Output::Abort { id } => WireOutput::Abort { id: id.0 },
+            Output::Event(e) => WireOutput::Event(e),
+            Output::Error(e) => WireOutput::Error(WireError::from(&e)),
+            Output::Pending { deadline } => WireOutput::Pending { deadline: deadline.map(to_nanos) },
+            Output::Done => WireOutput::Done,
+        }
+    }
+}
