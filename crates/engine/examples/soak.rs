@@ -1,0 +1,162 @@
+//! Soak: many runs on the real engines, 16 at a time, mixing exit codes, big
+//! output and cancellations. Fails (exit 1) on any lost byte, wrong exit code,
+//! leaked container or growing memory; prints its figures either way.
+//!
+//!     cargo run --release -p cstream-engine --example soak -- 500     # the full soak
+//!     cargo run -p cstream-engine --example soak -- 48                # the short one CI runs
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cstream_engine::{EndReason, EventKind, PullPolicy, Remote, RunSpec};
+use futures_util::StreamExt;
+use sha2::Digest;
+use tokio::sync::Semaphore;
+
+const ENGINES: [&str; 2] = ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"];
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or(0)
+}
+
+/// What run `i` does, and what it must report.
+enum Want {
+    Hash(Vec<u8>, usize),
+}
+
+fn plan(i: usize) -> (String, Option<Want>, bool, i32) {
+    if i % 7 == 3 {
+        return ("trap 'exit 143' TERM; echo go; while true; do sleep 0.05; done".into(), None, true, 143);
+    }
+    if i % 10 == 5 {
+        let n = 4 << 20;
+        // The expected hash, computed without holding 4 MiB.
+        let line = format!("soak-{i}\n").into_bytes();
+        let mut h = sha2::Sha256::new();
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(line.len());
+            h.update(&line[..k]);
+            left -= k;
+        }
+        return (format!("yes soak-{i} | head -c {n}"), Some(Want::Hash(h.finalize().to_vec(), n)), false, 0);
+    }
+    let code = (i % 256) as i32;
+    let out = format!("run-{i}\n");
+    (
+        format!("echo run-{i}; echo err-{i} >&2; exit {code}"),
+        Some(Want::Hash(sha2::Sha256::digest(&out).to_vec(), out.len())),
+        false,
+        code,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(48);
+    let label = format!("cstream.soak={}", std::process::id());
+    let mut failures = Vec::new();
+    for endpoint in ENGINES {
+        let engine = match cstream_engine::connect(endpoint, Remote::Refuse).await {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("soak: {endpoint} unreachable: {e} (run scripts/engines.sh)");
+                std::process::exit(1);
+            }
+        };
+        let gate = Arc::new(Semaphore::new(16));
+        let began = Instant::now();
+        let mut rss_warm = 0;
+        let mut tasks = Vec::new();
+        for i in 0..runs {
+            if i == runs / 10 {
+                rss_warm = rss_kib();
+            }
+            let permit = gate.clone().acquire_owned().await.unwrap();
+            let engine = engine.clone();
+            let label = label.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = permit;
+                let (script, want, cancel, code) = plan(i);
+                let (k, v) = label.split_once('=').unwrap();
+                let spec = RunSpec::builder("cstream-test:latest")
+                    .pull(PullPolicy::Never)
+                    .heartbeat(None)
+                    .label(k, v)
+                    .command(["sh", "-c", &script])
+                    .build()
+                    .unwrap();
+                let mut run = engine.run(spec);
+                // Hashed as it comes: the soak's own memory stays flat too.
+                let mut hash = sha2::Sha256::new();
+                let mut len = 0usize;
+                let mut end = None;
+                let mut errors = Vec::new();
+                while let Some(item) = run.next().await {
+                    match item {
+                        Ok(e) => match e.kind {
+                            EventKind::Output { stream: cstream_engine::Stream::Stdout, data } => {
+                                if cancel && len == 0 {
+                                    run.cancel();
+                                }
+                                hash.update(&data);
+                                len += data.len();
+                            }
+                            EventKind::ProcessEnd(p) => end = Some(p),
+                            _ => {}
+                        },
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+                let mut problems = Vec::new();
+                if !errors.is_empty() {
+                    problems.push(format!("errors {errors:?}"));
+                }
+                match &end {
+                    Some(p) if p.exit_code == Some(code) && (p.reason == EndReason::Cancelled) == cancel => {}
+                    other => problems.push(format!("end {other:?}, wanted {code}")),
+                }
+                if let Some(Want::Hash(want, n)) = want {
+                    if hash.finalize().as_slice() != want.as_slice() || len != n {
+                        problems.push(format!("output: {len} bytes, wanted {n}, or a different hash"));
+                    }
+                }
+                (i, len, problems)
+            }));
+        }
+        let mut bytes = 0usize;
+        for t in tasks {
+            let (i, n, problems) = t.await.unwrap();
+            bytes += n;
+            for p in problems {
+                failures.push(format!("{endpoint} run {i}: {p}"));
+            }
+        }
+        let took = began.elapsed();
+        let rss_end = rss_kib();
+        let left = engine.containers_labelled(&[&label]).await.map(|l| l.len()).unwrap_or(usize::MAX);
+        if left != 0 {
+            failures.push(format!("{endpoint}: {left} container(s) left behind"));
+        }
+        if rss_end > rss_warm + 16 * 1024 {
+            failures.push(format!("{endpoint}: memory grew from {rss_warm} KiB to {rss_end} KiB"));
+        }
+        println!(
+            "soak {endpoint}: {runs} runs in {:.1} s ({:.1} runs/s), {:.1} MiB of output checked, {left} containers left, RSS {rss_warm} KiB after warm-up, {rss_end} KiB at the end",
+            took.as_secs_f64(),
+            runs as f64 / took.as_secs_f64(),
+            bytes as f64 / (1 << 20) as f64,
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for f in &failures {
+        eprintln!("soak FAILED: {f}");
+    }
+    println!("{} passed, {} failed", if failures.is_empty() { 1 } else { 0 }, failures.len().min(1));
+    std::process::exit(if failures.is_empty() { 0 } else { 1 });
+}
