@@ -1,0 +1,131 @@
+//! Medians, spreads and the table.
+
+/// Samples of one figure for one client.
+#[derive(Clone, Debug, Default)]
+pub struct Samples(pub Vec<f64>);
+
+impl Samples {
+    /// Adds a sample.
+    pub fn push(&mut self, v: f64) {
+        self.0.push(v);
+    }
+
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// The median, or `None` with no samples.
+    pub fn median(&self) -> Option<f64> {
+        let v = self.sorted();
+        match v.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(v[n / 2]),
+            n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+        }
+    }
+
+    /// The lowest and highest samples.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let v = self.sorted();
+        Some((*v.first()?, *v.last()?))
+    }
+}
+
+/// How a figure is shown.
+#[derive(Clone, Copy, Debug)]
+pub enum Unit {
+    /// Seconds, shown as ms.
+    Ms,
+    /// Seconds, shown as s.
+    S,
+    /// MiB/s.
+    MibS,
+    /// MiB.
+    Mib,
+}
+
+impl Unit {
+    fn show(self, v: f64) -> String {
+        match self {
+            Unit::Ms => format!("{:.1} ms", v * 1e3),
+            Unit::S => format!("{v:.3} s"),
+            Unit::MibS => format!("{v:.0} MiB/s"),
+            Unit::Mib => format!("{v:.1} MiB"),
+        }
+    }
+
+    fn bare(self, v: f64) -> String {
+        match self {
+            Unit::Ms => format!("{:.1}", v * 1e3),
+            Unit::S => format!("{v:.3}"),
+            Unit::MibS => format!("{v:.0}"),
+            Unit::Mib => format!("{v:.1}"),
+        }
+    }
+}
+
+/// One row: a figure for each client (cstream, bollard, docker CLI).
+pub struct Row {
+    /// What is measured.
+    pub what: String,
+    /// How it is shown.
+    pub unit: Unit,
+    /// cstream, bollard, docker CLI.
+    pub cells: [Samples; 3],
+}
+
+impl Row {
+    /// A row with no samples yet.
+    pub fn new(what: impl Into<String>, unit: Unit) -> Row {
+        Row { what: what.into(), unit, cells: Default::default() }
+    }
+
+    /// The medians, cstream, bollard, docker CLI.
+    pub fn medians(&self) -> [Option<f64>; 3] {
+        [self.cells[0].median(), self.cells[1].median(), self.cells[2].median()]
+    }
+
+    fn cell(&self, i: usize) -> String {
+        let s = &self.cells[i];
+        match (s.median(), s.range()) {
+            (Some(m), Some((lo, hi))) if s.0.len() > 1 => {
+                format!("{} [{}–{}]", self.unit.show(m), self.unit.bare(lo), self.unit.bare(hi))
+            }
+            (Some(m), _) => self.unit.show(m),
+            _ => "–".into(),
+        }
+    }
+
+    fn ratio(&self, other: usize) -> String {
+        match (self.cells[0].median(), self.cells[other].median()) {
+            (Some(a), Some(b)) if b != 0.0 => format!("{:.2}×", a / b),
+            _ => "–".into(),
+        }
+    }
+}
+
+/// Prints rows as a Markdown table: medians, [min–max], and cstream's ratio to each.
+pub fn print_table(title: &str, rows: &[Row]) {
+    println!("\n### {title}\n");
+    let header = ["figure", "cstream", "bollard", "docker CLI", "cstream/bollard", "cstream/docker"];
+    let body: Vec<[String; 6]> =
+        rows.iter().map(|r| [r.what.clone(), r.cell(0), r.cell(1), r.cell(2), r.ratio(1), r.ratio(2)]).collect();
+    let mut widths = header.map(str::len);
+    for line in &body {
+        for (w, c) in widths.iter_mut().zip(line) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> =
+            cells.iter().zip(widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    line(&header.map(String::from));
+    line(&widths.map(|w| "-".repeat(w)));
+    for b in &body {
+        line(b);
+    }
+}

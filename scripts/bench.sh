@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmarks: cstream side by side with bollard and the docker CLI, on the real engines.
+#
+#   scripts/bench.sh           everything: about 8 minutes on a 2-core machine
+#   scripts/bench.sh --quick   each item briefly: about 2 minutes (for CI)
+#
+# Brings the engines up (scripts/engines.sh up), builds crates/bench in release mode, runs
+# items 1-4 (run latency on Docker and Podman, 32 runs at once, streaming throughput and
+# client CPU, client peak RSS; the three clients interleaved, medians), then the decoder
+# microbenchmark (criterion), and prints every figure as Markdown tables with the targets.
+# BENCHMARKS.md at the repository root holds the latest figures and what they mean.
+#
+# Environment (optional): CARGO_TARGET_DIR (default ./target), BENCH_ARGS (more arguments for
+# `cstream-bench all`, such as `--no-podman` or `--items 3,4`).
+set -Eeuo pipefail
+trap 'printf "[bench] ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+cd "$(dirname "$0")/.."
+
+quick=()
+case ${1:-} in
+  --quick) quick=(--quick) ;;
+  '') ;;
+  -h | --help)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "usage: scripts/bench.sh [--quick]" >&2
+    exit 2
+    ;;
+esac
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+scripts/engines.sh up >&2
+target=${CARGO_TARGET_DIR:-$PWD/target}
+log "building crates/bench (release) into $target"
+cargo build --release --quiet -p cstream-bench
+cargo bench --quiet -p cstream-bench --bench decoder --no-run 2>/dev/null
+bench=$target/release/cstream-bench
+
+printf 'commit %s%s, %s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  "$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')" "$(rustc --version)"
+status=0
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of words.
+"$bench" all "${quick[@]}" ${BENCH_ARGS:-} || status=$?
+
+log "decoder microbenchmark (criterion)"
+if ((${#quick[@]})); then
+  criterion_args=(--warm-up-time 1 --measurement-time 2)
+else
+  criterion_args=(--warm-up-time 2 --measurement-time 5)
+fi
+cargo bench --quiet -p cstream-bench --bench decoder -- "${criterion_args[@]}" >&2
+"$bench" decoder-summary "$target/criterion"
+exit "$status"
