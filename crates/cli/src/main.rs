@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cstream_engine::{EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
+use cstream_engine::{Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
@@ -76,7 +76,6 @@ fn exit_code(end: Option<&ProcessEnd>) -> u8 {
         Some(p) => match p.exit_code {
             Some(c) if (0..=255).contains(&c) => c as u8,
             Some(c) if c > 255 => (c & 0xff) as u8,
-            _ if p.reason == EndReason::StartFailed => FAILED,
             _ => FAILED,
         },
         None => FAILED,

@@ -133,9 +133,7 @@ impl Engine {
             return Ok(*n);
         }
         let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
-        let mut req = requests::version(api);
-        req.path = format!("/v{api}/info");
-        let (status, _, body) = self.call_inner(req).await?;
+        let (status, _, body) = self.call_inner(requests::info(api)).await?;
         if status != 200 {
             return Err(self.engine_error("GET /info", status, &body));
         }

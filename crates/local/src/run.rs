@@ -177,14 +177,7 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
                 _ => None,
             };
             let _ = d.events.send(Err(Error::Spawn { command: p.command.clone(), source: e })).await;
-            let end = ProcessEnd {
-                exit_code: code,
-                signal: None,
-                oom_killed: false,
-                duration: Duration::ZERO,
-                reason: EndReason::StartFailed,
-            };
-            r.emit(EventKind::ProcessEnd(end)).await;
+            r.emit(EventKind::ProcessEnd(ProcessEnd::unstarted(code, EndReason::StartFailed))).await;
             return;
         }
     };

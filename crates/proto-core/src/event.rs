@@ -181,6 +181,12 @@ pub enum EndReason {
 }
 
 impl ProcessEnd {
+    /// The end of a process that never ran (it could not be started, or the
+    /// run was stopped before it started): no signal, no duration.
+    pub fn unstarted(exit_code: Option<i32>, reason: EndReason) -> Self {
+        ProcessEnd { exit_code, signal: None, oom_killed: false, duration: Duration::ZERO, reason }
+    }
+
     /// A process end derived from an exit code, with the signal read from
     /// codes 129 to 192.
     pub fn from_exit_code(code: i32, oom_killed: bool, duration: Duration, reason: EndReason) -> Self {

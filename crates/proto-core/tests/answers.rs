@@ -89,6 +89,7 @@ fn request_paths() {
     assert_eq!(requests::stop(v, "c1", 10).path, "/v1.41/containers/c1/stop?t=10");
     assert_eq!(requests::resize(v, "c1", TtySize { cols: 80, rows: 24 }).path, "/v1.41/containers/c1/resize?h=24&w=80");
     assert_eq!(requests::version(v).path, "/v1.41/version");
+    assert_eq!(requests::info(v).path, "/v1.41/info");
     assert_eq!(
         requests::list_labelled(v, &["io.cstream.run"]).path,
         "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cstream.run%22%5D%7D"

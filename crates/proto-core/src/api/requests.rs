@@ -50,6 +50,11 @@ pub fn version(v: ApiVersion) -> Request {
     request(Method::Get, alloc::format!("/v{v}/version"), RequestKind::Unary)
 }
 
+/// `GET /info`: the engine host's CPUs, memory, default log driver.
+pub fn info(v: ApiVersion) -> Request {
+    request(Method::Get, alloc::format!("/v{v}/info"), RequestKind::Unary)
+}
+
 /// `POST /containers/create` with a JSON body (see [`super::create`]).
 pub fn create(v: ApiVersion, name: Option<&str>, body: Bytes) -> Request {
     let mut path = alloc::format!("/v{v}/containers/create");

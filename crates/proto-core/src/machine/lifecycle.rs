@@ -395,14 +395,7 @@ impl Machine {
         self.abort(Purpose::Attach);
         self.abort(Purpose::Wait);
         self.ended = true;
-        let end = ProcessEnd {
-            exit_code: code,
-            signal: None,
-            oom_killed: false,
-            duration: Duration::ZERO,
-            reason: EndReason::StartFailed,
-        };
-        self.emit(now, EventKind::ProcessEnd(end));
+        self.emit(now, EventKind::ProcessEnd(ProcessEnd::unstarted(code, EndReason::StartFailed)));
         self.cleanup(now);
     }
 
@@ -534,8 +527,7 @@ impl Machine {
             return;
         }
         self.ended = true;
-        let end = ProcessEnd { exit_code: None, signal: None, oom_killed: false, duration: Duration::ZERO, reason };
-        self.emit(now, EventKind::ProcessEnd(end));
+        self.emit(now, EventKind::ProcessEnd(ProcessEnd::unstarted(None, reason)));
     }
 
     // ---- stopping -----------------------------------------------------
