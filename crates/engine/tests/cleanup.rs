@@ -2,6 +2,7 @@
 //! a runtime shut down mid-run, a consumer that panics. None may leave a
 //! container behind.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -136,13 +137,6 @@ async fn timeout_reports_timed_out(target: Target) {
     assert!(o.errors.is_empty(), "{:?}", o.errors);
     assert_eq!((o.end().reason, o.end().exit_code), (EndReason::TimedOut, Some(9)));
     assert_eq!(o.stdout, b"start\nterm\n", "output before the stop is delivered");
-}
-
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
-        mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
-    };
 }
 
 on_both_engines!(cancelled_at_random_moments, runtime_shut_down_mid_run, consumer_panics, timeout_reports_timed_out);

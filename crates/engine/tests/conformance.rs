@@ -3,6 +3,7 @@
 //! image that `scripts/engines.sh` sets up; an engine that cannot be reached
 //! fails the test, loudly.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -246,14 +247,6 @@ async fn a_slow_consumer_slows_the_container(target: Target) {
     assert_eq!(bytes, N);
     assert_eq!(end.unwrap().exit_code, Some(0));
     assert_no_containers(&engine, &label).await;
-}
-
-macro_rules! on_every_engine {
-    ($($name:ident),* $(,)?) => {
-        mod docker_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
-        mod podman_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
-        mod docker_tcp { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerTcp).await } )* }
-    };
 }
 
 on_every_engine!(

@@ -2,6 +2,7 @@
 //! engines, not just by the request sent. Reads cgroup v2 files where the host
 //! has them, else cgroup v1's.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -141,13 +142,6 @@ async fn limits_the_host_cannot_meet_are_refused_before_any_container(target: Ta
     }
     assert!(o.names.is_empty());
     assert_no_containers(&engine, &label).await;
-}
-
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
-        mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
-    };
 }
 
 on_both_engines!(

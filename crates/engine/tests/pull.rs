@@ -3,6 +3,7 @@
 //! fails. Each test runs on Docker and on Podman, one at a time (they remove
 //! and pull the same images).
 
+#[macro_use]
 mod common;
 
 use std::sync::LazyLock;
@@ -150,13 +151,6 @@ async fn pulls_that_fail(target: Target) {
         assert!(!o.names.contains(&"ContainerCreate"), "{:?}", o.names);
     }
     assert_no_containers(&engine, &label).await;
-}
-
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
-        mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
-    };
 }
 
 on_both_engines!(

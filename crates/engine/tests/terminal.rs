@@ -1,38 +1,13 @@
 //! Stdin, TTY and terminal size on both engines.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use cstream_engine::{CommandError, Error, EventKind, Run, Stream};
+use cstream_engine::{CommandError, Error, EventKind};
 use futures_util::StreamExt;
-
-/// Reads a run to its end, gathering output per stream and the event names.
-async fn drain(run: &mut Run) -> Outcome {
-    let mut o = Outcome::default();
-    let all = async {
-        while let Some(item) = run.next().await {
-            match item {
-                Ok(e) => {
-                    let name = event_name(&e.kind);
-                    if !(name == "Output" && o.names.last() == Some(&"Output")) {
-                        o.names.push(name);
-                    }
-                    match &e.kind {
-                        EventKind::Output { stream: Stream::Stdout, data } => o.stdout.extend_from_slice(data),
-                        EventKind::Output { stream: Stream::Stderr, data } => o.stderr.extend_from_slice(data),
-                        EventKind::Output { stream: Stream::Tty, data } => o.tty.extend_from_slice(data),
-                        _ => o.events.push(e),
-                    }
-                }
-                Err(e) => o.errors.push(e),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(120), all).await.expect("no deadlock: the run ended");
-    o
-}
 
 async fn cat_echoes_exactly_what_was_written(target: Target) {
     let engine = target.engine().await;
@@ -152,13 +127,6 @@ async fn commands_that_do_not_apply_are_refused(target: Target) {
     assert!(matches!(run.resize(80, 24).await, Err(Error::Command(CommandError::NoTty))));
     let o = drain(&mut run).await;
     o.assert_exit(0);
-}
-
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
-        mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
-    };
 }
 
 on_both_engines!(

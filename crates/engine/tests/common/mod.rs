@@ -83,8 +83,13 @@ pub fn event_name(k: &EventKind) -> &'static str {
 
 /// Runs `spec` to its end and gathers what it did.
 pub async fn collect(engine: &Engine, spec: RunSpec) -> Outcome {
+    drain(&mut engine.run(spec)).await
+}
+
+/// Reads a run to its end (two minutes at most): output per stream, the
+/// other events, event names with consecutive outputs merged, errors.
+pub async fn drain(run: &mut cstream_engine::Run) -> Outcome {
     let mut o = Outcome::default();
-    let mut run = engine.run(spec);
     let run_for = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(item) = run.next().await {
             match item {
@@ -107,7 +112,7 @@ pub async fn collect(engine: &Engine, spec: RunSpec) -> Outcome {
             }
         }
     });
-    run_for.await.expect("the run ended within two minutes");
+    run_for.await.expect("no deadlock: the run ended within two minutes");
     o
 }
 
@@ -180,4 +185,24 @@ pub async fn until_output(run: &mut cstream_engine::Run) {
             return;
         }
     }
+}
+
+/// Makes each `async fn name(Target)` above it a test on Docker and on Podman,
+/// both over their Unix sockets.
+#[allow(unused_macros)]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
+        mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
+    };
+}
+
+/// As `on_both_engines`, and on Docker over loopback TCP too.
+#[allow(unused_macros)]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod docker_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
+        mod podman_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
+        mod docker_tcp { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerTcp).await } )* }
+    };
 }
