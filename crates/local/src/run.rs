@@ -287,11 +287,9 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
         (None, None) => (255, None),
     };
     let reason = if r.stop == Stop::None { EndReason::Exited } else { r.reason };
-    let mut end = ProcessEnd::from_exit_code(code, false, at - started, reason);
-    // A process that exited with 128+n by itself was not signalled.
-    if signal.is_none() {
-        end.signal = None;
-    }
+    // Locally the signal is known, not read from the code: a process that
+    // exited with 128+n by itself was not signalled.
+    let end = ProcessEnd { exit_code: Some(code), signal, oom_killed: false, duration: at - started, reason };
     r.emit(EventKind::ProcessEnd(end)).await;
 }
 
