@@ -468,7 +468,7 @@ async fn engine_versions(docker: &str, podman: Option<&str>) -> String {
     for endpoint in std::iter::once(docker).chain(podman) {
         let v = match cstream_engine::connect(endpoint, cstream_engine::Remote::Refuse).await {
             Ok(e) => match e.version().await {
-                Ok(v) => format!("{:?} {} (API {}) at {endpoint}", v.info.kind, v.version, v.api_version),
+                Ok(v) => format!("{:?} {} (API {}) at {endpoint}", v.info.kind, v.versions.version, v.info.api),
                 Err(err) => format!("{endpoint}: {err}"),
             },
             Err(err) => format!("{endpoint}: {err}"),

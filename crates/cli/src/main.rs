@@ -292,15 +292,20 @@ async fn engines(a: EngineArgs) -> u8 {
         let found = async { cstream_engine::connect(&endpoint, remote).await?.version().await };
         match found.await {
             Ok(v) => {
-                reachable += 1;
+                if let Err(e) = v.agreed() {
+                    eprintln!("cstream: {endpoint}: {e}");
+                }
+                reachable += usize::from(v.agreed().is_ok());
                 let kind = match v.info.kind {
                     cstream_engine::EngineKind::Docker => "docker",
                     cstream_engine::EngineKind::Podman => "podman",
                 };
-                println!(
-                    "{endpoint}\t{kind} {}\tAPI {} (engine {}, oldest {})\t{}",
-                    v.version, v.info.api, v.api_version, v.min_api_version, v.platform
-                );
+                let w = &v.versions;
+                let speaks = match v.agreed() {
+                    Ok(api) => format!("speaks {api}"),
+                    Err(_) => format!("refuses {}", v.info.api),
+                };
+                println!("{endpoint}\t{kind} {}\tAPI {}-{}\t{speaks}\t{}", w.version, w.oldest, w.newest, w.platform);
             }
             Err(e) => println!("{endpoint}\tunreachable: {e}"),
         }

@@ -10,7 +10,8 @@ use base64::Engine as _;
 use serde_json::Value;
 
 const IMAGE: &str = "cstream-test:latest";
-const ENGINES: [&str; 2] = ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"];
+const ENGINES: [&str; 3] =
+    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
 
 fn cstream(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cstream")).args(args).stdin(Stdio::null()).output().unwrap()
@@ -303,9 +304,17 @@ fn stdin_is_passed_with_dash_i() {
 fn engines_and_help() {
     let out = cstream(&["engines"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("unix:///var/run/docker.sock\tdocker 20.10"), "{text}");
-    assert!(text.contains("unix:///run/podman/podman.sock\tpodman 4.3"), "{text}");
-    assert!(text.contains("API 1.41"));
+    // Each engine: its version, the API versions it speaks, the one cstream speaks with it.
+    let line =
+        |start: &str| text.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("{text}")).to_string();
+    let docker = line("unix:///var/run/docker.sock\tdocker 20.10.");
+    assert!(docker.contains("\tAPI 1.12-1.41\tspeaks 1.41\tlinux/"), "{docker}");
+    let podman = line("unix:///run/podman/podman.sock\tpodman 4.3.");
+    assert!(podman.contains("\tAPI 1.24-1.41\tspeaks 1.41\tlinux/"), "{podman}");
+    let current = cstream(&["engines", "--engine", "unix:///run/cstream-docker-current.sock"]);
+    let text = String::from_utf8(current.stdout).unwrap();
+    assert!(text.starts_with("unix:///run/cstream-docker-current.sock\tdocker 26."), "{text}");
+    assert!(text.contains("\tAPI 1.24-1.45\tspeaks 1.45\t"), "{text}");
     let out = cstream(&["engines", "--engine", "unix:///tmp/cstream-nothing.sock"]);
     assert_eq!(out.status.code(), Some(1));
     let help = String::from_utf8(cstream(&["--help"]).stdout).unwrap();

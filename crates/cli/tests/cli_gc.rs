@@ -12,7 +12,9 @@ fn cstream(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn gc_removes_kept_containers_once_old_enough() {
-    for engine in ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"] {
+    for engine in
+        ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"]
+    {
         let out = cstream(&["run", "--json", "--keep", "--engine", engine, "--pull", "never", IMAGE, "true"]);
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8(out.stdout).unwrap();

@@ -1,6 +1,7 @@
-//! The blocking driver against real engines: Docker at /var/run/docker.sock
-//! and Podman at /run/podman/podman.sock (`scripts/engines.sh up` starts
-//! them and imports `cstream-test:latest`). An engine that does not answer
+//! The blocking driver against real engines: Docker 20.10 at
+//! /var/run/docker.sock, Docker 26 at /run/cstream-docker-current.sock and
+//! Podman at /run/podman/podman.sock (`scripts/engines.sh up` starts them and
+//! imports `cstream-test:latest`). An engine that does not answer
 //! fails the test.
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use cstream_proto_core::api::{ApiVersion, requests};
 use cstream_proto_core::{EndReason, Event, EventKind, ProcessEnd, PullPolicy, RunInfo, RunSpec, Stream};
 
 const DOCKER: &str = "/var/run/docker.sock";
+const DOCKER_CURRENT: &str = "/run/cstream-docker-current.sock";
 const PODMAN: &str = "/run/podman/podman.sock";
 const IMAGE: &str = "cstream-test:latest";
 
@@ -45,7 +47,7 @@ fn info(label: &str) -> RunInfo {
 
 /// Containers carrying this test's label, running or not.
 fn left(socket: &str, label: &str) -> usize {
-    let call: Call = requests::list_labelled(ApiVersion::OURS, &[&format!("cstream.test={label}")]).into();
+    let call: Call = requests::list_labelled(ApiVersion::new(1, 41), &[&format!("cstream.test={label}")]).into();
     let (status, body) = request(socket, &call).expect("listing containers");
     assert_eq!(status, 200, "listing containers: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice::<Vec<serde_json::Value>>(&body).expect("a JSON list").len()
@@ -203,10 +205,13 @@ fn no_engine_is_an_error() {
     assert!(seen.errors.len() == 1 && seen.errors[0].contains("/nonexistent/cstream.sock"), "{:?}", seen.errors);
 }
 
-macro_rules! on_both {
+macro_rules! on_each_engine {
     ($($name:ident),*) => {
         mod docker {
             $(#[test] fn $name() { super::$name(super::DOCKER) })*
+        }
+        mod docker_current {
+            $(#[test] fn $name() { super::$name(super::DOCKER_CURRENT) })*
         }
         mod podman {
             $(#[test] fn $name() { super::$name(super::PODMAN) })*
@@ -214,4 +219,4 @@ macro_rules! on_both {
     };
 }
 
-on_both!(exit_42, much_output, stdin, stdin_echo, cancel, dropped);
+on_each_engine!(exit_42, much_output, stdin, stdin_echo, cancel, dropped);

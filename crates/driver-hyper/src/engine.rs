@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::answers::{self, Listed};
+use cstream_proto_core::api::answers::{self, Listed, Versions};
 use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
 use cstream_proto_core::{RunInfo, RunSpec};
@@ -29,6 +29,8 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     pub pool: Arc<Pool>,
+    /// The API version to speak instead of negotiating one.
+    pinned: Option<ApiVersion>,
     info: OnceLock<EngineInfo>,
     host_cpus: OnceLock<u64>,
 }
@@ -44,19 +46,29 @@ pub struct Answer {
     pub body: Bytes,
 }
 
-/// What `GET /version` says.
+/// What the ping and `GET /version` say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Version {
-    /// Docker or Podman, and the negotiated API version.
+    /// Docker or Podman, and the API version cstream speaks with it.
     pub info: EngineInfo,
-    /// The engine's own version, such as `20.10.24` or `4.3.1`.
-    pub version: String,
-    /// The newest API version the engine speaks.
-    pub api_version: String,
-    /// The oldest API version the engine speaks.
-    pub min_api_version: String,
-    /// The engine's operating system and architecture.
-    pub platform: String,
+    /// The engine's versions: its own, its API range, its platform.
+    pub versions: Versions,
+}
+
+impl Version {
+    /// The API version to speak with the engine, or why there is none: a
+    /// version pinned outside the engine's range, which the ping cannot tell.
+    pub fn agreed(&self) -> Result<ApiVersion, cstream_proto_core::api::version::VersionError> {
+        let (used, v) = (self.info.api, &self.versions);
+        match v.speaks(used) {
+            true => Ok(used),
+            false => Err(cstream_proto_core::api::version::VersionError::Refused {
+                used,
+                engine_oldest: v.oldest,
+                engine_newest: v.newest,
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -69,7 +81,22 @@ impl Engine {
     /// An engine reached through `connector`. Nothing is sent until it is used.
     pub fn new(connector: impl Connector) -> Engine {
         let pool = Arc::new(Pool::new(Arc::new(connector)));
-        Engine { inner: Arc::new(Inner { pool, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
+        Engine { inner: Arc::new(Inner { pool, pinned: None, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
+    }
+
+    /// This engine, spoken to in API version `version` rather than the one
+    /// negotiated, as the docker CLI does with `DOCKER_API_VERSION`
+    /// (`cstream_engine::api_version_from_env` reads it). Runs fail with a clear error if
+    /// the engine or cstream does not speak it.
+    pub fn with_api_version(self, version: ApiVersion) -> Engine {
+        let pool = self.inner.pool.clone();
+        let pinned = Some(version);
+        Engine { inner: Arc::new(Inner { pool, pinned, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
+    }
+
+    /// The API version this engine was told to speak, if any.
+    pub fn pinned_api_version(&self) -> Option<ApiVersion> {
+        self.inner.pinned
     }
 
     /// Where the engine is, as a URL.
@@ -82,49 +109,43 @@ impl Engine {
         self.inner.info.get()
     }
 
-    /// Pings the engine: is it there, which API version, Docker or Podman.
-    /// Runs started after a successful ping skip their own.
+    /// Pings the engine: is it there, Docker or Podman, and which API
+    /// version to speak. Runs started after a successful ping skip their own.
     pub async fn ping(&self) -> Result<EngineInfo, Error> {
         let (status, headers, body) = self.call_inner(requests::ping()).await?;
         if status != 200 {
             return Err(self.engine_error("GET /_ping", status, &body));
         }
         let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")));
-        let info = EngineInfo::from_ping_headers(pairs).map_err(|e| match e {
-            cstream_proto_core::api::version::PingError::TooOld(found) => {
-                Error::Run(cstream_proto_core::Error::UnsupportedEngine { found })
-            }
-            cstream_proto_core::api::version::PingError::NoVersion(v) => Error::Protocol {
-                endpoint: self.endpoint().to_string(),
-                detail: format!(
-                    "the ping answer has no usable Api-Version header ({v:?}): is this a container engine?"
-                ),
-            },
-        })?;
+        let info = EngineInfo::from_ping_headers(pairs, self.inner.pinned)
+            .map_err(|e| Error::Run(cstream_proto_core::Error::Version(e)))?;
         let _ = self.inner.info.set(info.clone());
         Ok(info)
     }
 
-    /// The engine's versions.
+    /// The engine's versions (`GET /version`): its own, the API versions it
+    /// speaks, and the one cstream speaks with it.
     pub async fn version(&self) -> Result<Version, Error> {
         let info = match self.info() {
             Some(i) => i.clone(),
             None => self.ping().await?,
         };
-        let (status, _, body) = self.call_inner(requests::version(info.api)).await?;
+        let (status, _, body) = self.call_inner(requests::version()).await?;
         if status != 200 {
             return Err(self.engine_error("GET /version", status, &body));
         }
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: format!("version: {e}") })?;
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-        Ok(Version {
-            info,
-            version: s("Version"),
-            api_version: s("ApiVersion"),
-            min_api_version: s("MinAPIVersion"),
-            platform: format!("{}/{}", s("Os"), s("Arch")),
-        })
+        let versions = Versions::parse(&body)
+            .map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: e.0 })?;
+        Ok(Version { info, versions })
+    }
+
+    /// The API version for calls made outside a run: the one agreed at the
+    /// ping, pinging first if there was none.
+    async fn api(&self) -> Result<ApiVersion, Error> {
+        match self.info() {
+            Some(i) => Ok(i.api),
+            None => Ok(self.ping().await?.api),
+        }
     }
 
     /// How many CPUs the engine's host has (`GET /info`, asked once).
@@ -132,7 +153,7 @@ impl Engine {
         if let Some(n) = self.inner.host_cpus.get() {
             return Ok(*n);
         }
-        let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
+        let api = self.api().await?;
         let (status, _, body) = self.call_inner(requests::info(api)).await?;
         if status != 200 {
             return Err(self.engine_error("GET /info", status, &body));
@@ -149,7 +170,7 @@ impl Engine {
 
     /// Containers (running or not) carrying every label given (`key` or `key=value`).
     pub async fn containers_labelled(&self, labels: &[&str]) -> Result<Vec<Listed>, Error> {
-        let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
+        let api = self.api().await?;
         let (status, _, body) = self.call_inner(requests::list_labelled(api, labels)).await?;
         if status != 200 {
             return Err(self.engine_error("GET /containers/json", status, &body));
@@ -160,7 +181,7 @@ impl Engine {
     /// Removes a container by force, with its anonymous volumes. A container
     /// that is already gone is not an error.
     pub async fn remove_container(&self, id: &str) -> Result<(), Error> {
-        let api = self.info().map_or(ApiVersion::OURS, |i| i.api);
+        let api = self.api().await?;
         let (status, _, body) = self.call_inner(requests::remove(api, id)).await?;
         match status {
             200..=299 | 404 | 409 => Ok(()),

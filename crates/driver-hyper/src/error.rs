@@ -48,6 +48,9 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// `DOCKER_API_VERSION` is set to something that is not a version.
+    #[error("DOCKER_API_VERSION: {0}")]
+    BadApiVersion(#[from] cstream_proto_core::api::version::BadVersion),
     /// An endpoint address could not be used.
     #[error("cannot use engine address {endpoint:?}: {why}")]
     Endpoint {

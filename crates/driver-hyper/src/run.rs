@@ -89,9 +89,10 @@ impl Run {
     pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo, transcript: Option<Transcript>) -> Run {
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let (control, control_rx) = mpsc::unbounded_channel();
-        let machine = match engine.info() {
-            Some(info) => Machine::with_engine(spec, run, info.clone(), Duration::ZERO),
-            None => Machine::new(spec, run, Duration::ZERO),
+        let machine = match (engine.info(), engine.pinned_api_version()) {
+            (Some(info), _) => Machine::with_engine(spec, run, info.clone(), Duration::ZERO),
+            (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
+            (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
         let task = Task {
             machine,
@@ -464,8 +465,8 @@ impl Drop for Task {
         if self.machine.is_done() || self.machine.spec().keep() {
             return;
         }
-        let Some(id) = self.machine.container_id() else { return };
-        let api = self.machine.engine().map_or(cstream_proto_core::api::ApiVersion::OURS, |e| e.api);
+        let (Some(id), Some(engine)) = (self.machine.container_id(), self.machine.engine()) else { return };
+        let api = engine.api;
         let req = cstream_proto_core::api::requests::remove(api, id);
         let pool = self.engine.pool();
         match crate::cleanup::blocking_call(pool.connector(), &req, Duration::from_secs(5)) {

@@ -1,11 +1,12 @@
 //! Records real runs on Docker and Podman as transcripts, for proto-core's
 //! replay tests (`crates/proto-core/tests/transcripts/`).
 //!
-//!     scripts/engines.sh up
-//!     cargo run -p cstream-engine --example capture -- crates/proto-core/tests/transcripts
+//!     scripts/engines.sh up && scripts/registry.sh up
+//!     cargo run -p cstream-engine --example capture -- crates/proto-core/tests/transcripts [ENGINE...]
 //!
-//! Each file's first line says which engine and which spec; the rest is the
-//! run's exchange as `Transcript` records it.
+//! ENGINE is `docker` (20.10), `docker-current` (26) or `podman`; all three
+//! when none is named. Each file's first line says which engine and which
+//! spec; the rest is the run's exchange as `Transcript` records it.
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ struct Scenario {
     image: &'static str,
     command: Option<&'static [&'static str]>,
     tty: bool,
+    /// Columns and rows of the terminal, with `tty`.
+    tty_size: Option<(u16, u16)>,
     stdin: Option<&'static str>,
     pull: &'static str,
     cancel_on_output: bool,
@@ -29,6 +32,7 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-test:latest",
         command: Some(&["sh", "-c", "echo out; echo err >&2; exit 42"]),
         tty: false,
+        tty_size: None,
         stdin: None,
         pull: "never",
         cancel_on_output: false,
@@ -38,6 +42,7 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-test:latest",
         command: Some(&["sh", "-c", "echo hi; echo there >&2"]),
         tty: true,
+        tty_size: None,
         stdin: None,
         pull: "never",
         cancel_on_output: false,
@@ -47,6 +52,7 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-test:latest",
         command: Some(&["/no/such/command"]),
         tty: false,
+        tty_size: None,
         stdin: None,
         pull: "never",
         cancel_on_output: false,
@@ -56,6 +62,7 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-no-such-image:v0",
         command: None,
         tty: false,
+        tty_size: None,
         stdin: None,
         pull: "never",
         cancel_on_output: false,
@@ -65,6 +72,7 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-test:latest",
         command: Some(&["sh", "-c", "trap 'echo bye; exit 7' TERM; echo ready; while true; do sleep 0.05; done"]),
         tty: false,
+        tty_size: None,
         stdin: None,
         pull: "never",
         cancel_on_output: true,
@@ -74,10 +82,40 @@ const SCENARIOS: &[Scenario] = &[
         image: "cstream-test:latest",
         command: Some(&["sh", "-c", "wc -c; cat"]),
         tty: false,
+        tty_size: None,
         stdin: Some("hello, stdin\n"),
         pull: "never",
         cancel_on_output: false,
     },
+    Scenario {
+        name: "tty-size",
+        image: "cstream-test:latest",
+        command: Some(&["stty", "size"]),
+        tty: true,
+        tty_size: Some((100, 40)),
+        stdin: None,
+        pull: "never",
+        cancel_on_output: false,
+    },
+    // Removed from the engine first, with the test image that shares its
+    // layer: create answers 404, the pull shows the layer's progress, create
+    // again. The test image is tagged back from the pulled one after.
+    Scenario {
+        name: "pull",
+        image: "127.0.0.1:5000/cstream-test:v1",
+        command: Some(&["echo", "pulled"]),
+        tty: false,
+        tty_size: None,
+        stdin: None,
+        pull: "missing",
+        cancel_on_output: false,
+    },
+];
+
+const ENGINES: [(&str, &str); 3] = [
+    ("docker", "/var/run/docker.sock"),
+    ("docker-current", "/run/cstream-docker-current.sock"),
+    ("podman", "/run/podman/podman.sock"),
 ];
 
 fn spec(s: &Scenario) -> RunSpec {
@@ -90,17 +128,31 @@ fn spec(s: &Scenario) -> RunSpec {
     if let Some(c) = s.command {
         b = b.command(c.iter().copied());
     }
+    if let Some((cols, rows)) = s.tty_size {
+        b = b.tty_size(cols, rows);
+    }
     b.build().expect("scenario specs are valid")
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: capture DIR")?;
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().ok_or("usage: capture DIR [docker|docker-current|podman...]")?;
+    let chosen: Vec<String> = args.collect();
     std::fs::create_dir_all(&dir)?;
-    for (engine_name, socket) in [("docker", "/var/run/docker.sock"), ("podman", "/run/podman/podman.sock")] {
+    for (engine_name, socket) in ENGINES {
+        if !chosen.is_empty() && !chosen.iter().any(|c| c == engine_name) {
+            continue;
+        }
         for s in SCENARIOS {
             // A fresh engine each time, so the transcript begins with the ping.
             let engine = cstream_engine::engine(&format!("unix://{socket}"), cstream_engine::Remote::Refuse)?;
+            if s.pull == "missing" {
+                // Every name of the same image (the pull tests leave the second registry's).
+                for name in [s.image, "127.0.0.1:5001/cstream-test:v1", "cstream-test:latest"] {
+                    forget_image(socket, name).await?;
+                }
+            }
             let transcript = Transcript::new();
             let mut run = engine.run_recorded(spec(s), transcript.clone());
             let mut stdin_sent = false;
@@ -122,13 +174,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "engine": engine_name,
                 "scenario": s.name,
                 "spec": {
-                    "image": s.image, "command": s.command, "tty": s.tty, "stdin": s.stdin.is_some(), "pull": s.pull
+                    "image": s.image, "command": s.command, "tty": s.tty, "stdin": s.stdin.is_some(), "pull": s.pull,
+                    "tty_size": s.tty_size
                 }
             });
+            if s.pull == "missing" {
+                tag(socket, s.image, "cstream-test", "latest").await?;
+            }
             let path = format!("{dir}/{engine_name}-{}.jsonl", s.name);
             std::fs::write(&path, format!("{head}\n{}", transcript.to_jsonl()))?;
             println!("wrote {path}");
         }
     }
     Ok(())
+}
+
+/// Removes `image` from the engine (on a connection of its own, so the
+/// recorded run still begins with its ping).
+async fn forget_image(socket: &str, image: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use cstream_engine::core::api::{ApiVersion, Method, requests};
+    let engine = cstream_engine::engine(&format!("unix://{socket}"), cstream_engine::Remote::Refuse)?;
+    let mut r = requests::inspect(ApiVersion::new(1, 41), "x");
+    r.method = Method::Delete;
+    r.path = format!("/v1.41/images/{}?force=1", requests::encode_query(image));
+    let a = engine.call(r).await?;
+    match a.status {
+        200 | 404 => Ok(()),
+        s => Err(format!("removing {image}: HTTP {s}").into()),
+    }
+}
+
+/// Tags `image` as `repo:tag`.
+async fn tag(socket: &str, image: &str, repo: &str, tag: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use cstream_engine::core::api::{ApiVersion, Method, requests};
+    let engine = cstream_engine::engine(&format!("unix://{socket}"), cstream_engine::Remote::Refuse)?;
+    let mut r = requests::inspect(ApiVersion::new(1, 41), "x");
+    r.method = Method::Post;
+    r.path = format!("/v1.41/images/{}/tag?repo={repo}&tag={tag}", requests::encode_query(image));
+    match engine.call(r).await?.status {
+        201 => Ok(()),
+        s => Err(format!("tagging {image} as {repo}:{tag}: HTTP {s}").into()),
+    }
 }

@@ -30,6 +30,8 @@
 
 use std::path::PathBuf;
 
+use cstream_driver_hyper::core::api::ApiVersion;
+
 pub use cstream_driver_hyper::*;
 pub use cstream_driver_tcp::{Remote, TcpConnector};
 pub use cstream_driver_unix::{DOCKER_SOCKET, PODMAN_SOCKET, UnixConnector, podman_rootless_socket};
@@ -55,19 +57,39 @@ impl std::str::FromStr for Runtime {
 }
 
 /// An engine at `endpoint`: `unix:///path`, a socket path, or `tcp://host:port`.
-/// Nothing is sent until it is used.
+/// Nothing is sent until it is used. It speaks the API version that
+/// `DOCKER_API_VERSION` pins, if set (see [`api_version_from_env`]).
 pub fn engine(endpoint: &str, remote: Remote) -> Result<Engine, Error> {
-    if let Some(path) = endpoint.strip_prefix("unix://") {
-        return Ok(cstream_driver_unix::engine(path));
+    let pinned = api_version_from_env()?;
+    let engine = if let Some(path) = endpoint.strip_prefix("unix://") {
+        cstream_driver_unix::engine(path)
+    } else if endpoint.starts_with("tcp://") {
+        cstream_driver_tcp::engine(endpoint, remote)?
+    } else if endpoint.starts_with('/') {
+        cstream_driver_unix::engine(endpoint)
+    } else {
+        let why = "expected unix:///path/to/socket or tcp://host:port (TLS endpoints are not supported)";
+        return Err(Error::Endpoint { endpoint: endpoint.to_string(), why: why.into() });
+    };
+    Ok(match pinned {
+        Some(v) => engine.with_api_version(v),
+        None => engine,
+    })
+}
+
+/// The Engine API version `DOCKER_API_VERSION` pins, as the docker CLI reads
+/// it: set, it is spoken as it is, with no negotiation; unset or empty, the
+/// version is negotiated. A value that is not a version is an error.
+pub fn api_version_from_env() -> Result<Option<ApiVersion>, Error> {
+    api_version_in(std::env::var("DOCKER_API_VERSION").ok())
+}
+
+fn api_version_in(value: Option<String>) -> Result<Option<ApiVersion>, Error> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        // The docker CLI takes `v1.44` as well as `1.44`.
+        Some(v) => Ok(Some(v.strip_prefix('v').unwrap_or(v).parse()?)),
     }
-    if endpoint.starts_with("tcp://") {
-        return cstream_driver_tcp::engine(endpoint, remote);
-    }
-    if endpoint.starts_with('/') {
-        return Ok(cstream_driver_unix::engine(endpoint));
-    }
-    let why = "expected unix:///path/to/socket or tcp://host:port (TLS endpoints are not supported)";
-    Err(Error::Endpoint { endpoint: endpoint.to_string(), why: why.into() })
 }
 
 /// Connects to the engine at `endpoint` and pings it.
@@ -172,6 +194,19 @@ mod tests {
             tried: vec![("unix:///a".into(), "no such file".into()), ("tcp://b:1".into(), "refused".into())],
         };
         assert_eq!(e.to_string(), "no container engine found; tried: unix:///a (no such file), tcp://b:1 (refused)");
+    }
+
+    #[test]
+    fn docker_api_version_pins_or_is_refused() {
+        assert_eq!(api_version_in(None).unwrap(), None);
+        assert_eq!(api_version_in(Some(String::new())).unwrap(), None);
+        assert_eq!(api_version_in(Some("1.44".into())).unwrap(), Some(ApiVersion::new(1, 44)));
+        assert_eq!(api_version_in(Some("v1.41".into())).unwrap(), Some(ApiVersion::new(1, 41)));
+        for bad in ["1.x", "99999.1", "1", "vv1.44", "1.44.0", " . ", "V1.44"] {
+            let e = api_version_in(Some(bad.into())).unwrap_err();
+            assert!(matches!(e, Error::BadApiVersion(_)), "{bad}: {e}");
+            assert!(e.to_string().starts_with("DOCKER_API_VERSION: "), "{e}");
+        }
     }
 
     #[test]

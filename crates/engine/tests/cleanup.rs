@@ -139,4 +139,4 @@ async fn timeout_reports_timed_out(target: Target) {
     assert_eq!(o.stdout, b"start\nterm\n", "output before the stop is delivered");
 }
 
-on_both_engines!(cancelled_at_random_moments, runtime_shut_down_mid_run, consumer_panics, timeout_reports_timed_out);
+on_each_engine!(cancelled_at_random_moments, runtime_shut_down_mid_run, consumer_panics, timeout_reports_timed_out);

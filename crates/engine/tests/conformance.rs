@@ -249,7 +249,7 @@ async fn a_slow_consumer_slows_the_container(target: Target) {
     assert_no_containers(&engine, &label).await;
 }
 
-on_every_engine!(
+on_every_connection!(
     stdout_and_stderr_apart_and_in_order,
     exit_codes_are_exact,
     killed_by_a_signal,

@@ -146,6 +146,11 @@ async fn docker_connection_cut_mid_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_current_connection_cut_mid_stream() {
+    connection_cut_mid_stream(Target::DockerCurrent).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn podman_connection_cut_mid_stream() {
     connection_cut_mid_stream(Target::PodmanUnix).await
 }
@@ -207,7 +212,7 @@ async fn pull_cutting_proxy(upstream: &'static str, keep: usize) -> (std::path::
 async fn pull_cut_mid_stream(target: Target) {
     let real = target.engine().await;
     let image = "127.0.0.1:5000/cstream-test:v1";
-    let mut r = cstream_engine::core::api::requests::inspect(cstream_engine::core::api::ApiVersion::OURS, "x");
+    let mut r = cstream_engine::core::api::requests::inspect(cstream_engine::core::api::ApiVersion::new(1, 41), "x");
     r.method = cstream_engine::core::api::Method::Delete;
     r.path = format!("/v1.41/images/{}?force=1", cstream_engine::core::api::requests::encode_query(image));
     real.call(r).await.unwrap();
@@ -229,6 +234,11 @@ async fn pull_cut_mid_stream(target: Target) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_pull_cut_mid_stream() {
     pull_cut_mid_stream(Target::DockerUnix).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_current_pull_cut_mid_stream() {
+    pull_cut_mid_stream(Target::DockerCurrent).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

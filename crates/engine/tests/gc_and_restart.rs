@@ -25,7 +25,7 @@ async fn gc_removes_only_labelled_containers(target: Target) {
     let kept = outcome_kept(&engine, &target, &label).await;
     // Someone else's, made through the raw API, without cstream's labels.
     let body = serde_json::json!({"Image": TEST_IMAGE, "Cmd": ["true"], "Labels": {"cstream.test": label}});
-    let answer = engine.call(requests::create(ApiVersion::OURS, None, body.to_string().into())).await.unwrap();
+    let answer = engine.call(requests::create(ApiVersion::new(1, 41), None, body.to_string().into())).await.unwrap();
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let foreign: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     let foreign = foreign["Id"].as_str().unwrap().to_string();
@@ -64,6 +64,11 @@ async fn outcome_kept(engine: &cstream_engine::Engine, target: &Target, label: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_gc_removes_only_labelled_containers() {
     gc_removes_only_labelled_containers(Target::DockerUnix).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_current_gc_removes_only_labelled_containers() {
+    gc_removes_only_labelled_containers(Target::DockerCurrent).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,9 +45,9 @@ async fn memory_limit_oom_kills_and_swap_is_off(target: Target) {
     assert_eq!((end.exit_code, end.signal, end.reason), (Some(137), Some(9), EndReason::Exited));
     match target {
         // Docker says it was the OOM killer.
-        Target::DockerUnix | Target::DockerTcp => assert!(end.oom_killed, "{end:?}"),
+        Target::DockerUnix | Target::DockerCurrent | Target::DockerTcp => assert!(end.oom_killed, "{end:?}"),
         // Podman 4.3 does not set State.OOMKilled: a SIGKILL, never guessed as OOM.
-        Target::PodmanUnix => assert!(!end.oom_killed, "{end:?}"),
+        Target::PodmanUnix | Target::PodmanTcp => assert!(!end.oom_killed, "{end:?}"),
     }
 }
 
@@ -144,7 +144,7 @@ async fn limits_the_host_cannot_meet_are_refused_before_any_container(target: Ta
     assert_no_containers(&engine, &label).await;
 }
 
-on_both_engines!(
+on_each_engine!(
     memory_limit_oom_kills_and_swap_is_off,
     cpu_quota_is_in_the_cgroup,
     pids_limit_stops_a_fork_loop,

@@ -13,10 +13,11 @@ use futures_util::StreamExt;
 enum Driver {
     Local,
     Docker,
+    DockerCurrent,
     Podman,
 }
 
-const DRIVERS: [Driver; 3] = [Driver::Local, Driver::Docker, Driver::Podman];
+const DRIVERS: [Driver; 4] = [Driver::Local, Driver::Docker, Driver::DockerCurrent, Driver::Podman];
 
 /// The same command, as a local process or in the test image.
 async fn start(driver: Driver, argv: &[&str], env: &[(&str, &str)], dir: Option<&str>) -> Run {
@@ -32,6 +33,7 @@ async fn start(driver: Driver, argv: &[&str], env: &[(&str, &str)], dir: Option<
             return p.run();
         }
         Driver::Docker => "unix:///var/run/docker.sock",
+        Driver::DockerCurrent => "unix:///run/cstream-docker-current.sock",
         Driver::Podman => "unix:///run/podman/podman.sock",
     };
     let engine = cstream_engine::connect(endpoint, cstream_engine::Remote::Refuse)

@@ -4,7 +4,7 @@ use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
 
-use crate::api::ApiVersion;
+use crate::api::version::VersionError;
 use crate::decode::FrameError;
 use crate::spec::SpecError;
 
@@ -118,12 +118,9 @@ pub enum Error {
         /// The limit that passed.
         after: Duration,
     },
-    /// The engine speaks an API version older than cstream needs.
-    #[error("the engine's API version {found} is older than {oldest}, the oldest cstream supports", oldest = ApiVersion::OLDEST)]
-    UnsupportedEngine {
-        /// The version the engine reported.
-        found: ApiVersion,
-    },
+    /// No API version could be agreed with the engine.
+    #[error(transparent)]
+    Version(#[from] VersionError),
 }
 
 impl Error {
@@ -138,7 +135,7 @@ impl Error {
             Error::ImageMissing { .. } | Error::Pull { .. } => Some(Phase::Pull),
             Error::NameInUse { .. } => Some(Phase::Create),
             Error::Output(_) => Some(Phase::Output),
-            Error::UnsupportedEngine { .. } => Some(Phase::Connect),
+            Error::Version(_) => Some(Phase::Connect),
         }
     }
 }

@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cstream_proto_core::api::version::VersionError;
 use cstream_proto_core::{EndReason, EventKind, ProcessEnd, ProcessId, PullPolicy, RunSpec, Stream};
 use support::*;
 
@@ -242,7 +243,7 @@ fn pull_always_pulls_first_and_digests_are_sent_as_the_tag() {
 
 #[test]
 fn a_pinged_engine_is_not_pinged_again() {
-    let info = cstream_proto_core::api::EngineInfo::from_ping_headers([("Api-Version", "1.40")]).unwrap();
+    let info = cstream_proto_core::api::EngineInfo::from_ping_headers([("Api-Version", "1.40")], None).unwrap();
     let mut engine = Engine::new(Flavor::Docker, Split::Whole);
     let mut m = cstream_proto_core::Machine::with_engine(spec(), run_info(), info, Duration::ZERO);
     let t = drive(&mut m, &mut engine, None);
@@ -262,7 +263,7 @@ fn older_engines_are_spoken_to_in_their_version_and_too_old_ones_refused() {
         e
     });
     assert_eq!(engine.requests.len(), 1);
-    assert!(matches!(t.errors[..], [cstream_proto_core::Error::UnsupportedEngine { .. }]));
+    assert!(matches!(t.errors[..], [cstream_proto_core::Error::Version(VersionError::EngineTooOld { .. })]));
     assert!(t.done);
 }
 

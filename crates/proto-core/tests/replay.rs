@@ -1,5 +1,5 @@
-//! Replays of real runs, recorded from Docker 20.10 and Podman 4.3 by the
-//! drivers (`cargo run -p cstream-engine --example capture -- crates/proto-core/tests/transcripts`).
+//! Replays of real runs, recorded from Docker 20.10, Docker 26 and Podman 4.3
+//! by the drivers (`cargo run -p cstream-engine --example capture -- crates/proto-core/tests/transcripts`).
 //!
 //! Each transcript is replayed exactly as recorded, and every output of the
 //! machine must match the recording; then again with every body re-split
@@ -25,7 +25,7 @@ fn transcripts() -> Vec<(String, Vec<Value>)> {
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(v.len() >= 12, "the recorded transcripts are missing");
+    assert!(v.len() >= 20, "the recorded transcripts are missing");
     v
 }
 
@@ -43,6 +43,9 @@ fn spec(head: &Value) -> RunSpec {
         .heartbeat(None);
     if let Some(cmd) = s["command"].as_array() {
         b = b.command(cmd.iter().map(|c| c.as_str().unwrap().to_string()));
+    }
+    if let Some([cols, rows]) = s["tty_size"].as_array().map(|a| [a[0].as_u64().unwrap(), a[1].as_u64().unwrap()]) {
+        b = b.tty_size(cols as u16, rows as u16);
     }
     b.build().unwrap()
 }
@@ -200,7 +203,7 @@ fn what_the_recorded_runs_show() {
     let end = |lines: &Vec<Value>| {
         summarize("", lines, &mut |b| vec![b]).events.into_iter().find(|e| e.starts_with("ProcessEnd")).unwrap()
     };
-    for engine in ["docker", "podman"] {
+    for engine in ["docker", "docker-current", "podman"] {
         let s = summarize(engine, get(&format!("{engine}-exit-42.jsonl")), &mut |b| vec![b]);
         assert_eq!((s.stdout.as_slice(), s.stderr.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
         assert!(end(get(&format!("{engine}-exit-42.jsonl"))).contains("exit_code: Some(42)"));
@@ -221,4 +224,18 @@ fn what_the_recorded_runs_show() {
         let s = summarize(engine, get(&format!("{engine}-stdin.jsonl")), &mut |b| vec![b]);
         assert_eq!(s.stdout, b"13\n");
     }
+    // Docker 26 speaks 1.45, takes the terminal size in the create body, and
+    // pulls a missing image with progress.
+    let current = get("docker-current-exit-42.jsonl");
+    assert!(current.iter().any(|l| l["send"]["path"] == "/v1.45/containers/create"));
+    let s = summarize("tty-size", get("docker-current-tty-size.jsonl"), &mut |b| vec![b]);
+    assert_eq!(s.tty, b"40 100\r\n");
+    assert!(!s.sends.iter().any(|r| r[1].as_str().unwrap().contains("/resize")), "{:?}", s.sends);
+    let s = summarize("pull", get("docker-current-pull.jsonl"), &mut |b| vec![b]);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.stdout, b"pulled\n");
+    let paths: Vec<&str> = s.sends.iter().map(|r| r[1].as_str().unwrap().split('?').next().unwrap()).collect();
+    assert_eq!(paths[..4], ["/_ping", "/v1.45/containers/create", "/v1.45/images/create", "/v1.45/containers/create"]);
+    assert!(s.events.iter().any(|e| e.starts_with("ImagePullProgress")), "{:?}", s.events);
+    assert!(s.events.iter().any(|e| e.starts_with("ImagePullComplete")), "{:?}", s.events);
 }

@@ -155,7 +155,7 @@ fn env_values_and_credentials_never_show_in_debug_output() {
     let err = invalid(RunSpec::builder("alpine").env("K", "secret\0value"));
     assert!(!err.contains("secret"), "{err}");
     let req = cstream_proto_core::api::requests::pull(
-        cstream_proto_core::api::ApiVersion::OURS,
+        cstream_proto_core::api::ApiVersion::new(1, 41),
         "alpine",
         "latest",
         Some(&Secret::new("topsecret")),
@@ -245,7 +245,7 @@ fn the_create_body_for_a_full_spec() {
     assert_eq!(h["Privileged"], false);
     assert_eq!(h["LogConfig"], json!({"Type": "none", "Config": {}}));
     let req = cstream_proto_core::api::requests::create(
-        cstream_proto_core::api::ApiVersion::OURS,
+        cstream_proto_core::api::ApiVersion::new(1, 41),
         Some("job-7"),
         body(&spec, &run()),
     );

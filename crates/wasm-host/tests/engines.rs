@@ -3,9 +3,10 @@
 //! with proto-core natively: the same events, output bytes and exit codes.
 //!
 //! Needs the module (`scripts/wasm.sh`) and the engines with
-//! `cstream-test:latest` (`scripts/engines.sh up`): Docker at
-//! /var/run/docker.sock, Podman at /run/podman/podman.sock. An engine that
-//! does not answer fails the test.
+//! `cstream-test:latest` (`scripts/engines.sh up`): Docker 20.10 at
+//! /var/run/docker.sock, Docker 26 at /run/cstream-docker-current.sock,
+//! Podman at /run/podman/podman.sock. An engine that does not answer fails
+//! the test.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use cstream_wasm::wire::{WirePull, WireSpec, to_nanos};
 use cstream_wasm_host::{WasmMachine, WasmModule};
 
 const DOCKER: &str = "/var/run/docker.sock";
+const DOCKER_CURRENT: &str = "/run/cstream-docker-current.sock";
 const PODMAN: &str = "/run/podman/podman.sock";
 
 fn engine(socket: &str) -> &str {
@@ -45,7 +47,7 @@ fn spec(label: &str, argv: &[&str]) -> WireSpec {
 }
 
 fn left(socket: &str, label: &str) -> usize {
-    let call: Call = requests::list_labelled(ApiVersion::OURS, &[&format!("cstream.test={label}")]).into();
+    let call: Call = requests::list_labelled(ApiVersion::new(1, 41), &[&format!("cstream.test={label}")]).into();
     let (status, body) = request(socket, &call).expect("listing containers");
     assert_eq!(status, 200, "listing containers: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice::<Vec<serde_json::Value>>(&body).expect("a JSON list").len()
@@ -148,10 +150,13 @@ fn cancel(socket: &str) {
     assert_eq!(left(socket, &label), 0, "a container was left behind");
 }
 
-macro_rules! on_both {
+macro_rules! on_each_engine {
     ($($name:ident),*) => {
         mod docker {
             $(#[test] fn $name() { super::$name(super::DOCKER) })*
+        }
+        mod docker_current {
+            $(#[test] fn $name() { super::$name(super::DOCKER_CURRENT) })*
         }
         mod podman {
             $(#[test] fn $name() { super::$name(super::PODMAN) })*
@@ -159,4 +164,4 @@ macro_rules! on_both {
     };
 }
 
-on_both!(exit_42, stdin, cancel);
+on_each_engine!(exit_42, stdin, cancel);

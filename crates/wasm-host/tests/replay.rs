@@ -47,6 +47,7 @@ fn spec(head: &Value) -> WireSpec {
     WireSpec {
         run_id: "replay".into(),
         tty: s["tty"].as_bool().unwrap(),
+        tty_size: s["tty_size"].as_array().map(|a| (a[0].as_u64().unwrap() as u16, a[1].as_u64().unwrap() as u16)),
         stdin: s["stdin"].as_bool().unwrap(),
         pull,
         heartbeat: Some(0),

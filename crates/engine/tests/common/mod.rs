@@ -12,20 +12,41 @@ use futures_util::StreamExt;
 /// The image `scripts/engines.sh` builds in both engines.
 pub const TEST_IMAGE: &str = "cstream-test:latest";
 
+/// An engine and how it is reached, as `scripts/engines.sh` sets them up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// Docker 20.10 (API 1.41) over its Unix socket.
     DockerUnix,
+    /// A current Docker (26, API 1.45) over its Unix socket.
+    DockerCurrent,
+    /// Podman 4.3 (compat API 1.41) over its Unix socket.
     PodmanUnix,
+    /// Docker 20.10 over loopback TCP.
     DockerTcp,
+    /// Podman 4.3 over loopback TCP.
+    PodmanTcp,
 }
 
 impl Target {
     pub fn endpoint(self) -> &'static str {
         match self {
             Target::DockerUnix => "unix:///var/run/docker.sock",
+            Target::DockerCurrent => "unix:///run/cstream-docker-current.sock",
             Target::PodmanUnix => "unix:///run/podman/podman.sock",
             Target::DockerTcp => "tcp://127.0.0.1:2375",
+            Target::PodmanTcp => "tcp://127.0.0.1:8080",
         }
+    }
+
+    pub fn is_podman(self) -> bool {
+        matches!(self, Target::PodmanUnix | Target::PodmanTcp)
+    }
+
+    /// Whether the engine takes the terminal size at create (`ConsoleSize`,
+    /// Docker from API 1.42) or before start (Podman), so that a process
+    /// reading it at once sees it.
+    pub fn sizes_terminal_before_start(self) -> bool {
+        matches!(self, Target::DockerCurrent | Target::PodmanUnix | Target::PodmanTcp)
     }
 
     /// The engine; a test that cannot reach it fails here, saying how to set it up.
@@ -187,22 +208,25 @@ pub async fn until_output(run: &mut cstream_engine::Run) {
     }
 }
 
-/// Makes each `async fn name(Target)` above it a test on Docker and on Podman,
-/// both over their Unix sockets.
+/// Makes each `async fn name(Target)` above it a test on each engine: Docker
+/// 20.10, the current Docker and Podman, over their Unix sockets.
 #[allow(unused_macros)]
-macro_rules! on_both_engines {
+macro_rules! on_each_engine {
     ($($name:ident),* $(,)?) => {
         mod docker { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
+        mod docker_current { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerCurrent).await } )* }
         mod podman { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
     };
 }
 
-/// As `on_both_engines`, and on Docker over loopback TCP too.
+/// As `on_each_engine`, and on Docker and Podman over loopback TCP too.
 #[allow(unused_macros)]
-macro_rules! on_every_engine {
+macro_rules! on_every_connection {
     ($($name:ident),* $(,)?) => {
         mod docker_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerUnix).await } )* }
+        mod docker_current { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerCurrent).await } )* }
         mod podman_unix { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanUnix).await } )* }
         mod docker_tcp { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::DockerTcp).await } )* }
+        mod podman_tcp { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Target::PodmanTcp).await } )* }
     };
 }

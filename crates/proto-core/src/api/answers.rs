@@ -8,6 +8,8 @@ use alloc::vec::Vec;
 
 use serde::Deserialize;
 
+use super::ApiVersion;
+
 /// The message of an error answer, from Docker's `{"message": ..}` or
 /// Podman's `{"cause": .., "message": .., "response": ..}`; the body as text
 /// when it is not JSON. Never fails.
@@ -197,6 +199,54 @@ impl PullLine {
         }
         let detail = l.detail.unwrap_or_default();
         Ok(PullLine::Status { id: l.id.unwrap_or_default(), status, current: detail.current, total: detail.total })
+    }
+}
+
+/// What `GET /version` says of the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versions {
+    /// The engine's own version, such as `26.1.5` or `4.3.1`.
+    pub version: String,
+    /// The newest API version it speaks (`ApiVersion`).
+    pub newest: ApiVersion,
+    /// The oldest API version it speaks (`MinAPIVersion`).
+    pub oldest: ApiVersion,
+    /// Its operating system and architecture, such as `linux/amd64`.
+    pub platform: String,
+}
+
+impl Versions {
+    /// Parses a `GET /version` answer; both API versions must be readable.
+    pub fn parse(body: &[u8]) -> Result<Versions, BadAnswer> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Body {
+            #[serde(default)]
+            version: String,
+            #[serde(default)]
+            api_version: String,
+            #[serde(rename = "MinAPIVersion", default)]
+            min_api_version: String,
+            #[serde(default)]
+            os: String,
+            #[serde(default)]
+            arch: String,
+        }
+        let b: Body = parse("version answer", body)?;
+        let api = |field: &str, v: &str| -> Result<ApiVersion, BadAnswer> {
+            v.parse().map_err(|e| BadAnswer(alloc::format!("version answer: {field}: {e}")))
+        };
+        Ok(Versions {
+            newest: api("ApiVersion", &b.api_version)?,
+            oldest: api("MinAPIVersion", &b.min_api_version)?,
+            version: b.version,
+            platform: alloc::format!("{}/{}", b.os, b.arch),
+        })
+    }
+
+    /// Whether the engine speaks `v`.
+    pub fn speaks(&self, v: ApiVersion) -> bool {
+        (self.oldest..=self.newest).contains(&v)
     }
 }
 

@@ -1,7 +1,7 @@
 //! One function per Engine API call the lifecycle makes.
 //!
-//! Paths carry the negotiated version (`/v1.41/...`), except `/_ping`, which
-//! every engine answers unversioned.
+//! Paths carry the negotiated version (`/v1.41/...`), except `/_ping` and
+//! `/version`, which every engine answers unversioned.
 
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -45,9 +45,10 @@ pub fn ping() -> Request {
     request(Method::Get, "/_ping".to_string(), RequestKind::Unary)
 }
 
-/// `GET /version`: the engine's versions.
-pub fn version(v: ApiVersion) -> Request {
-    request(Method::Get, alloc::format!("/v{v}/version"), RequestKind::Unary)
+/// `GET /version`, unversioned like `/_ping`, so that it is answered
+/// whatever versions the engine takes: its own version and API range.
+pub fn version() -> Request {
+    request(Method::Get, "/version".to_string(), RequestKind::Unary)
 }
 
 /// `GET /info`: the engine host's CPUs, memory, default log driver.

@@ -1,4 +1,52 @@
 //! API version negotiation and telling Docker from Podman.
+//!
+//! cstream speaks every Engine API version from [`ApiVersion::OLDEST`] to
+//! [`ApiVersion::NEWEST`]. With an engine it speaks the lower of its newest
+//! and the engine's `Api-Version` (the newest the engine speaks), as the
+//! docker CLI does; a caller may pin a version instead (the docker CLI's
+//! `DOCKER_API_VERSION`), which is then used as it is, provided both sides
+//! speak it. The ping does not say how old a version the engine still takes:
+//! Docker 29 refuses everything below 1.44 with a 400. So the machine asks
+//! `GET /version` for `MinAPIVersion` when the first versioned request it
+//! sends is refused with 400, and reports [`VersionError::Refused`] if its
+//! version is outside the engine's range. Nothing is ever retried with
+//! another version.
+//!
+//! # Why 1.52
+//!
+//! 1.52 is Docker 29's version (November 2025): the newest that the Engine
+//! API's history, read for everything cstream sends and reads, was checked
+//! against, and the one bollard 0.20 defaults to. Docker 29.0 to 29.2 refuse
+//! every version below 1.44; from 29.3 the floor is 1.40 again. Docker 20.10
+//! and Podman (4.3 to 5.7 report 1.41) are spoken to in 1.41.
+//!
+//! # What changed between the versions cstream speaks
+//!
+//! The Engine API's version history from 1.41 to 1.52, for every endpoint and
+//! field the lifecycle uses (ping, version, info, container create, attach,
+//! wait, start, kill, resize, inspect, delete, list, image pull):
+//!
+//! | from | change | what cstream does |
+//! |---|---|---|
+//! | 1.30 | `wait?condition=next-exit` | the oldest version spoken: the race-free wait needs it |
+//! | 1.42 | `HostConfig.ConsoleSize` is honoured at create; below 1.42 Docker zeroes it | Docker from 1.42 gets the terminal size in the create body, and no resize before start; Docker below 1.42 gets a resize right after start; Podman (which reports 1.41 but honours the field) also gets a resize of the created container |
+//! | 1.42 | attach's `Content-Type` tells multiplexed from raw streams; below 1.42 (and on Podman 4.3) it always says raw | framing is decided from the spec's `tty`, never from the header, at every version |
+//! | 1.42 | `stop` takes `signal` | not used: cstream stops with `kill` and its own grace period |
+//! | 1.42 | create refuses options of another mount type (`VolumeOptions` on a bind mount) | cstream sends bind mounts with no options |
+//! | 1.44 | read-only bind mounts are recursively read-only where the kernel allows | left to the engine: a `read_only` mount is what `docker run -v src:dst:ro` gives on that engine |
+//! | 1.44 | Docker 29.0 to 29.2 refuse older versions with 400 | see above: `MinAPIVersion` is asked for and [`VersionError::Refused`] names both ranges |
+//! | 1.48 | `error` and `progress` of pull progress lines deprecated (Docker 29 no longer sends `progress`) | `errorDetail.message` is read first, then `error`; progress comes from `progressDetail` only |
+//! | 1.52 | create refuses a container-wide `MacAddress` | never sent |
+//! | 1.52 | container inspect drops top-level network fields; `State` unchanged | only `State.OOMKilled`, `ExitCode` and `Status` are read |
+//!
+//! Unchanged across the range and read the same at every version: the
+//! attach upgrade (`Upgrade: tcp` and `Connection: Upgrade`, 101), the 8-byte
+//! frame headers, the wait body (its `Error` is `null` on Docker 20.10 and
+//! Podman, absent on Docker 26 and 29), the create answer (`Warnings` may be
+//! `null` or an array), the `filters` of the container list, `/info`'s
+//! `NCPU`, and the pull's query. Other changes in the range touch fields
+//! cstream neither sends nor reads (image inspect, build, networks, swarm,
+//! events).
 
 use alloc::string::String;
 use core::fmt;
@@ -14,17 +62,33 @@ pub struct ApiVersion {
 }
 
 impl ApiVersion {
-    /// The version this crate speaks: Docker 20.10's, which Podman 4's compat API also reports.
-    pub const OURS: ApiVersion = ApiVersion { major: 1, minor: 41 };
+    /// The newest version cstream speaks: Docker 29's.
+    pub const NEWEST: ApiVersion = ApiVersion::new(1, 52);
     /// The oldest version the lifecycle works with (`wait?condition=next-exit` came in 1.30).
-    pub const OLDEST: ApiVersion = ApiVersion { major: 1, minor: 30 };
+    pub const OLDEST: ApiVersion = ApiVersion::new(1, 30);
+    /// From this version Docker sets the terminal size at create (`HostConfig.ConsoleSize`).
+    pub const CONSOLE_SIZE: ApiVersion = ApiVersion::new(1, 42);
 
-    /// The version to use with an engine that reports `engine`: the lower of
-    /// the two, or an error when the engine is too old.
-    pub fn negotiate(engine: ApiVersion) -> Result<ApiVersion, ApiVersion> {
-        match engine < Self::OLDEST {
-            true => Err(engine),
-            false => Ok(engine.min(Self::OURS)),
+    /// The version `major.minor`.
+    pub const fn new(major: u16, minor: u16) -> ApiVersion {
+        ApiVersion { major, minor }
+    }
+
+    /// Whether cstream speaks this version.
+    pub fn is_supported(self) -> bool {
+        (Self::OLDEST..=Self::NEWEST).contains(&self)
+    }
+
+    /// The version to speak to an engine whose newest is `engine`: the lower
+    /// of the two, or `pinned` when the caller chose one. An error when there
+    /// is no version both sides speak.
+    pub fn negotiate(engine: ApiVersion, pinned: Option<ApiVersion>) -> Result<ApiVersion, VersionError> {
+        match pinned {
+            Some(p) if !p.is_supported() => Err(VersionError::PinnedUnsupported { pinned: p }),
+            Some(p) if p > engine => Err(VersionError::PinnedTooNew { pinned: p, engine_newest: engine }),
+            Some(p) => Ok(p),
+            None if engine < Self::OLDEST => Err(VersionError::EngineTooOld { engine_newest: engine }),
+            None => Ok(engine.min(Self::NEWEST)),
         }
     }
 }
@@ -35,12 +99,82 @@ impl fmt::Display for ApiVersion {
     }
 }
 
+/// A text that is not an API version such as `1.45`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an API version such as 1.45")]
+pub struct BadVersion(pub String);
+
 impl FromStr for ApiVersion {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        let (major, minor) = s.trim().split_once('.').ok_or(())?;
-        Ok(ApiVersion { major: major.parse().map_err(drop)?, minor: minor.parse().map_err(drop)? })
+    type Err = BadVersion;
+    /// Reads `major.minor`: one to four digits each, nothing else.
+    fn from_str(s: &str) -> Result<Self, BadVersion> {
+        let bad = || BadVersion(s.into());
+        let number = |part: &str| match !part.is_empty() && part.len() <= 4 && part.bytes().all(|b| b.is_ascii_digit())
+        {
+            true => part.parse::<u16>().map_err(|_| bad()),
+            false => Err(bad()),
+        };
+        let (major, minor) = s.split_once('.').ok_or_else(bad)?;
+        Ok(ApiVersion { major: number(major)?, minor: number(minor)? })
     }
+}
+
+/// Why no API version could be agreed with the engine.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    /// The ping answer has no `Api-Version` header.
+    #[error("the engine's ping answer has no Api-Version header: is this a container engine?")]
+    Missing,
+    /// The ping answer's `Api-Version` header is not a version.
+    #[error("the engine's Api-Version header: {0}")]
+    Unreadable(BadVersion),
+    /// The engine's newest version is older than cstream's oldest.
+    #[error(
+        "the engine speaks API versions up to {engine_newest}, and cstream speaks {oldest} to {newest}: upgrade the engine",
+        oldest = ApiVersion::OLDEST,
+        newest = ApiVersion::NEWEST
+    )]
+    EngineTooOld {
+        /// The newest version the engine speaks.
+        engine_newest: ApiVersion,
+    },
+    /// The version pinned by the caller is one cstream does not speak.
+    #[error(
+        "API version {pinned} was asked for (DOCKER_API_VERSION), but cstream speaks {oldest} to {newest}",
+        oldest = ApiVersion::OLDEST,
+        newest = ApiVersion::NEWEST
+    )]
+    PinnedUnsupported {
+        /// The version asked for.
+        pinned: ApiVersion,
+    },
+    /// The version pinned by the caller is newer than the engine speaks.
+    #[error(
+        "API version {pinned} was asked for (DOCKER_API_VERSION), but the engine speaks versions up to {engine_newest}"
+    )]
+    PinnedTooNew {
+        /// The version asked for.
+        pinned: ApiVersion,
+        /// The newest version the engine speaks.
+        engine_newest: ApiVersion,
+    },
+    /// The engine refused the version spoken (HTTP 400) and `GET /version`
+    /// says it is outside the engine's range.
+    #[error(
+        "the engine refuses API version {used}: it speaks {engine_oldest} to {engine_newest}, and cstream speaks {oldest} to {newest}{hint}",
+        oldest = ApiVersion::OLDEST,
+        newest = ApiVersion::NEWEST,
+        hint = match *engine_oldest > ApiVersion::NEWEST { true => ": upgrade cstream", false => "" }
+    )]
+    Refused {
+        /// The version cstream spoke.
+        used: ApiVersion,
+        /// The oldest version the engine speaks (`MinAPIVersion`).
+        engine_oldest: ApiVersion,
+        /// The newest version the engine speaks (`ApiVersion`).
+        engine_newest: ApiVersion,
+    },
 }
 
 /// Which engine answers.
@@ -57,24 +191,16 @@ pub enum EngineKind {
 pub struct EngineInfo {
     /// Docker or Podman.
     pub kind: EngineKind,
-    /// The version the engine reported in `Api-Version`.
+    /// The version the engine reported in `Api-Version`: the newest it speaks.
     pub engine_api: ApiVersion,
-    /// The version to speak: `min(ours, engine's)`.
+    /// The version to speak (see [`ApiVersion::negotiate`]).
     pub api: ApiVersion,
 }
 
-/// Why a ping answer could not be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PingError {
-    /// No `Api-Version` header, or an unreadable one.
-    NoVersion(Option<String>),
-    /// The engine is older than [`ApiVersion::OLDEST`].
-    TooOld(ApiVersion),
-}
-
 impl EngineInfo {
-    /// Reads a `/_ping` answer's headers (names in any case).
-    pub fn from_ping_headers<'a, I>(headers: I) -> Result<EngineInfo, PingError>
+    /// Reads a `/_ping` answer's headers (names in any case) and agrees on a
+    /// version, `pinned` if the caller chose one.
+    pub fn from_ping_headers<'a, I>(headers: I, pinned: Option<ApiVersion>) -> Result<EngineInfo, VersionError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
@@ -88,10 +214,15 @@ impl EngineInfo {
             let libpod_server = name.eq_ignore_ascii_case("server") && value.contains("Libpod");
             podman |= libpod_header || libpod_server;
         }
-        let raw = version.ok_or(PingError::NoVersion(None))?;
-        let engine_api: ApiVersion = raw.parse().map_err(|()| PingError::NoVersion(Some(raw.into())))?;
-        let api = ApiVersion::negotiate(engine_api).map_err(PingError::TooOld)?;
+        let engine_api: ApiVersion = version.ok_or(VersionError::Missing)?.parse().map_err(VersionError::Unreadable)?;
+        let api = ApiVersion::negotiate(engine_api, pinned)?;
         let kind = if podman { EngineKind::Podman } else { EngineKind::Docker };
         Ok(EngineInfo { kind, engine_api, api })
+    }
+
+    /// Whether the engine takes the terminal size in the create body
+    /// (`HostConfig.ConsoleSize`), so no resize is needed before start.
+    pub fn console_size_at_create(&self) -> bool {
+        self.kind == EngineKind::Docker && self.api >= ApiVersion::CONSOLE_SIZE
     }
 }

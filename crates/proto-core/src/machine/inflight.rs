@@ -14,6 +14,8 @@ pub struct RequestId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purpose {
     Ping,
+    /// `GET /version`, asked when a first versioned request is refused with 400.
+    Version,
     Pull,
     Create,
     Attach,

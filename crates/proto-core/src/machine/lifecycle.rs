@@ -11,8 +11,9 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use super::{Input, Machine, Output, Presize, Purpose, Stage, Stop};
-use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine};
-use crate::api::{EngineInfo, create, requests, version::PingError};
+use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine, Versions};
+use crate::api::version::VersionError;
+use crate::api::{ApiVersion, EngineInfo, create, requests};
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
 use crate::machine::inflight::Inflight;
@@ -21,7 +22,7 @@ use crate::spec::PullPolicy;
 
 fn phase(p: Purpose) -> Phase {
     match p {
-        Purpose::Ping => Phase::Connect,
+        Purpose::Ping | Purpose::Version => Phase::Connect,
         Purpose::Pull => Phase::Pull,
         Purpose::Create => Phase::Create,
         Purpose::Attach => Phase::Attach,
@@ -53,8 +54,8 @@ impl Machine {
         }
     }
 
-    fn api(&self) -> crate::api::ApiVersion {
-        self.engine.as_ref().map_or(crate::api::ApiVersion::OURS, |e| e.api)
+    fn api(&self) -> ApiVersion {
+        self.engine.as_ref().map_or(self.pinned.unwrap_or(ApiVersion::NEWEST), |e| e.api)
     }
 
     fn id(&self) -> &str {
@@ -130,19 +131,14 @@ impl Machine {
     }
 
     fn on_head(&mut self, now: Duration, purpose: Purpose, status: u16, headers: &[(String, String)]) {
+        // Docker answers 400 to every path of a version it does not take.
+        self.version_taken |= status != 400 && !matches!(purpose, Purpose::Ping | Purpose::Version);
         match purpose {
             Purpose::Ping if status == 200 => {
                 let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                match EngineInfo::from_ping_headers(pairs) {
+                match EngineInfo::from_ping_headers(pairs, self.pinned) {
                     Ok(info) => self.engine = Some(info),
-                    Err(PingError::TooOld(found)) => self.fail(now, Error::UnsupportedEngine { found }),
-                    Err(PingError::NoVersion(v)) => {
-                        let detail = match v {
-                            Some(v) => alloc::format!("unreadable Api-Version header {v:?}"),
-                            None => "no Api-Version header in the ping answer".to_string(),
-                        };
-                        self.fail(now, Error::Protocol { phase: Phase::Connect, detail });
-                    }
+                    Err(e) => self.fail(now, Error::Version(e)),
                 }
             }
             Purpose::Attach if status == 101 || status == 200 => {
@@ -155,6 +151,14 @@ impl Machine {
     }
 
     fn on_end(&mut self, now: Duration, r: Inflight) {
+        if r.status == Some(400) && !self.version_taken && !matches!(r.purpose, Purpose::Ping | Purpose::Version) {
+            // The first versioned request refused: is it the version? Ask
+            // the engine's range, once; the answer is read when that is known.
+            self.version_taken = true;
+            self.held = Some(r);
+            self.send(now, Purpose::Version, requests::version());
+            return;
+        }
         let body = r.body.freeze();
         let failed = |m: &Self| Error::Engine {
             phase: phase(r.purpose),
@@ -171,6 +175,17 @@ impl Machine {
                 Some(200) => {} // already failed on the headers
                 _ => self.fail(now, failed(self)),
             },
+            Purpose::Version => {
+                let range = Versions::parse(&body).ok().filter(|_| r.status == Some(200));
+                match range {
+                    Some(v) if !v.speaks(self.api()) => {
+                        let (used, engine_oldest, engine_newest) = (self.api(), v.oldest, v.newest);
+                        self.held = None;
+                        self.fail(now, Error::Version(VersionError::Refused { used, engine_oldest, engine_newest }))
+                    }
+                    _ => self.release_held(now),
+                }
+            }
             Purpose::Pull => self.pull_ended(now, r.status, &body),
             Purpose::Create => self.created(now, r.status, &body),
             Purpose::Attach => match self.attach.ready {
@@ -199,8 +214,11 @@ impl Machine {
                 }
             },
             Purpose::Kill => {}
-            Purpose::Resize if self.presize == Presize::Pending => {
-                self.presize = if success(r.status) { Presize::Applied } else { Presize::Failed };
+            Purpose::Resize if matches!(self.presize, Presize::Pending(_)) => {
+                self.presize = match (self.presize, success(r.status)) {
+                    (Presize::Pending(size), true) => Presize::Applied(size),
+                    _ => Presize::Failed,
+                };
             }
             Purpose::Resize if success(r.status) => {}
             Purpose::Resize => self.error(failed(self)),
@@ -229,11 +247,20 @@ impl Machine {
         }
     }
 
+    /// The version is not the trouble (or cannot be known): the held answer
+    /// is read as it came.
+    fn release_held(&mut self, now: Duration) {
+        if let Some(held) = self.held.take() {
+            self.on_end(now, held);
+        }
+    }
+
     /// A request failed in transport or timed out.
     fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
         match purpose {
+            Purpose::Version => self.release_held(now),
             Purpose::Kill => {}
-            Purpose::Resize if self.presize == Presize::Pending => self.presize = Presize::Failed,
+            Purpose::Resize if matches!(self.presize, Presize::Pending(_)) => self.presize = Presize::Failed,
             Purpose::Resize => self.error(e),
             Purpose::Inspect => {
                 self.error(e);
@@ -335,6 +362,12 @@ impl Machine {
                     self.attach.id = Some(self.send(now, Purpose::Attach, attach));
                     let wait = requests::wait(self.api(), self.id());
                     self.send(now, Purpose::Wait, wait);
+                    let console_size = self.engine.as_ref().is_some_and(EngineInfo::console_size_at_create);
+                    if let (Some(size), true) = (self.spec.tty_size, console_size && self.spec.tty) {
+                        // The create body carried it: the terminal has this size from the start.
+                        self.presize = Presize::Applied(size);
+                        self.emit(now, EventKind::TerminalResize { size });
+                    }
                 }
                 Err(e) => self.fail(now, protocol(Purpose::Create, e)),
             },
@@ -373,7 +406,9 @@ impl Machine {
         let process = ProcessId::Container(self.id().to_string());
         self.emit(now, EventKind::ProcessStart { command, args, process });
         self.timers.heartbeat = self.spec.heartbeat.map(|h| now + h);
-        if let (Some(size), false) = (self.spec.tty_size, self.presize == Presize::Applied) {
+        // Unless the size it has was set before start (a resize asked for
+        // since then is applied now).
+        if let Some(size) = self.spec.tty_size.filter(|s| self.presize != Presize::Applied(*s)) {
             self.send_resize(now, size);
         }
         if self.stop == Stop::Requested {
@@ -622,17 +657,19 @@ impl Machine {
         match self.stage {
             Stage::Prepare if self.attach.ready && self.wait_ready => {
                 // Podman takes a terminal size before start, so the process
-                // sees it from its first instruction; Docker 20.10 refuses it
-                // (409) and gets it right after start.
+                // sees it from its first instruction (Docker from API 1.42 had
+                // it in the create body). Docker 20.10 refuses a resize before
+                // start (409) and ignores ConsoleSize: it gets the size right
+                // after start, which a process that reads it at once can miss.
                 let podman = self.engine.as_ref().is_some_and(|e| e.kind == crate::api::EngineKind::Podman);
                 if let (Some(size), true, Presize::NotTried) =
                     (self.spec.tty_size, podman && self.spec.tty, self.presize)
                 {
-                    self.presize = Presize::Pending;
+                    self.presize = Presize::Pending(size);
                     self.send_resize(now, size);
                     return;
                 }
-                if self.presize == Presize::Pending {
+                if matches!(self.presize, Presize::Pending(_)) {
                     return;
                 }
                 self.stage = Stage::Start;

@@ -23,7 +23,7 @@ pub use pull::PROGRESS_INTERVAL;
 
 use crate::api::answers::Exited;
 use crate::api::create::RunInfo;
-use crate::api::{EngineInfo, Request};
+use crate::api::{ApiVersion, EngineInfo, Request};
 use crate::decode::FrameDecoder;
 use crate::error::{CommandError, Error};
 use crate::event::{EndReason, Event, EventKind, TtySize};
@@ -147,12 +147,14 @@ enum Stop {
     },
 }
 
-/// Whether the terminal size was set before start.
+/// Whether the terminal size was set before start, and which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Presize {
     NotTried,
-    Pending,
-    Applied,
+    /// A resize of the created container is under way (Podman).
+    Pending(TtySize),
+    /// Set before start: by that resize, or at create (`ConsoleSize`, Docker from API 1.42).
+    Applied(TtySize),
     Failed,
 }
 
@@ -180,6 +182,13 @@ pub struct Machine {
     spec: RunSpec,
     run: RunInfo,
     engine: Option<EngineInfo>,
+    /// The API version the caller chose, if any (`DOCKER_API_VERSION`).
+    pinned: Option<ApiVersion>,
+    /// Whether the engine has taken a versioned request (any answer but 400),
+    /// so a 400 is about the request, not the version.
+    version_taken: bool,
+    /// A 400 answer held while `GET /version` tells whether the version was refused.
+    held: Option<inflight::Inflight>,
     stage: Stage,
     requests: Table,
     out: VecDeque<Output>,
@@ -213,6 +222,16 @@ impl Machine {
         m
     }
 
+    /// A machine that speaks API version `pinned` rather than negotiating
+    /// one, as the docker CLI does with `DOCKER_API_VERSION`. It still pings
+    /// the engine (Docker or Podman, and whether the engine speaks `pinned`).
+    pub fn with_api_version(spec: RunSpec, run: RunInfo, pinned: ApiVersion, now: Duration) -> Self {
+        let mut m = Machine::idle(spec, run, None, now);
+        m.pinned = Some(pinned);
+        m.begin(now);
+        m
+    }
+
     /// A machine for an engine already pinged (one ping can serve many runs).
     pub fn with_engine(spec: RunSpec, run: RunInfo, engine: EngineInfo, now: Duration) -> Self {
         let mut m = Machine::idle(spec, run, Some(engine), now);
@@ -235,6 +254,9 @@ impl Machine {
             spec,
             run,
             engine,
+            pinned: None,
+            version_taken: false,
+            held: None,
             stage: Stage::Ping,
             requests: Table::default(),
             out: VecDeque::new(),

@@ -36,6 +36,7 @@ pub const SPLITS: [Split; 5] = [Split::Whole, Split::Bytewise, Split::Random(1),
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     Ping,
+    Version,
     Pull,
     Create,
     Attach,
@@ -51,6 +52,7 @@ pub fn op_of(method: Method, path: &str) -> Op {
     let p = path.split('?').next().unwrap();
     match (method, p.rsplit('/').next().unwrap()) {
         (_, "_ping") => Op::Ping,
+        (Method::Get, "version") => Op::Version,
         (_, "create") if p.contains("/images/") => Op::Pull,
         (_, "create") => Op::Create,
         (_, "attach") => Op::Attach,
@@ -62,6 +64,16 @@ pub fn op_of(method: Method, path: &str) -> Op {
         (Method::Delete, _) => Op::Remove,
         other => panic!("unexpected request {other:?}"),
     }
+}
+
+/// The calls the engine received, in order.
+pub fn ops(engine: &Engine) -> Vec<Op> {
+    let method = |m: &str| match m {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        _ => Method::Delete,
+    };
+    engine.requests.iter().map(|r| r.split_once(' ').unwrap()).map(|(m, p)| op_of(method(m), p)).collect()
 }
 
 /// A scripted answer to one call.
@@ -131,6 +143,9 @@ pub struct Engine {
     pub replies: HashMap<Op, VecDeque<Reply>>,
     pub pull_body: Vec<u8>,
     pub api_version: &'static str,
+    /// The oldest API version it takes; it answers 400 to paths of older
+    /// ones, and of newer ones than `api_version`, as Docker does.
+    pub min_api_version: &'static str,
     /// Every request sent, as "METHOD path".
     pub requests: Vec<String>,
     pub stdin: Vec<u8>,
@@ -157,6 +172,7 @@ impl Engine {
             replies: HashMap::new(),
             pull_body: Vec::new(),
             api_version: "1.41",
+            min_api_version: "1.12",
             requests: Vec::new(),
             stdin: Vec::new(),
             stdin_closed: false,
@@ -243,6 +259,10 @@ impl Engine {
     pub fn receive(&mut self, id: RequestId, method: Method, path: &str) {
         self.requests.push(format!("{} {}", method.as_str(), path));
         let op = op_of(method, path);
+        if let Some(refusal) = self.refuse_version(path) {
+            let body = self.error_body(400, &refusal);
+            return self.answer(id, op, 400, &body);
+        }
         if let Some(reply) = self.replies.get_mut(&op).and_then(|q| q.pop_front()) {
             match reply {
                 Reply::Status(s, body) => {
@@ -261,6 +281,13 @@ impl Engine {
         }
         match op {
             Op::Ping => self.answer(id, op, 200, b"OK"),
+            Op::Version => {
+                let body = serde_json::json!({
+                    "Version": "29.0.0", "ApiVersion": self.api_version, "MinAPIVersion": self.min_api_version,
+                    "Os": "linux", "Arch": "amd64"
+                });
+                self.answer(id, op, 200, &serde_json::to_vec(&body).unwrap())
+            }
             Op::Pull => {
                 let body = self.pull_body.clone();
                 self.answer(id, op, 200, &body)
@@ -317,6 +344,27 @@ impl Engine {
                 self.answer(id, op, 204, b"")
             }
         }
+    }
+
+    /// Docker's answer to a path whose version it does not take.
+    fn refuse_version(&self, path: &str) -> Option<String> {
+        let v = |s: &str| -> Option<(u16, u16)> {
+            let (a, b) = s.split_once('.')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        };
+        let asked = path.strip_prefix("/v")?.split('/').next()?;
+        let (min, max) = (v(self.min_api_version)?, v(self.api_version)?);
+        if v(asked)? < min {
+            let m = self.min_api_version;
+            return Some(format!(
+                "client version {asked} is too old. Minimum supported API version is {m}, please upgrade your client to a newer version"
+            ));
+        }
+        if v(asked)? > max {
+            let m = self.api_version;
+            return Some(format!("client version {asked} is too new. Maximum supported API version is {m}"));
+        }
+        None
     }
 
     fn start(&mut self) {
