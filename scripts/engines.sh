@@ -285,8 +285,10 @@ spawn() {
   shift 2
   mkdir -p "$STATE_DIR"
   printf '\n==== %s: %s started by %s\n' "$(date -Is)" "$name" "$0" >>"$logf"
-  # 9>&-: the daemon must not inherit (and so hold forever) this script's lock.
-  setsid nohup "$@" </dev/null >>"$logf" 2>&1 9>&- &
+  # 9>&-: the daemon must not inherit (and so hold forever) this script's lock. It runs in
+  # the state folder, not the caller's: conmon writes a file named `oom` into the Podman
+  # service's working directory when a container is killed for lack of memory.
+  (cd "$STATE_DIR" && exec setsid nohup "$@" </dev/null >>"$logf" 2>&1 9>&-) &
   echo $! >"$STATE_DIR/$name.pid"
   echo $!
 }

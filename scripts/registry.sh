@@ -49,7 +49,7 @@ start() { # start NAME PORT AUTH(0|1)
     fi
   } >"$dir/config.yml"
   log "starting registry $name on 127.0.0.1:$port"
-  setsid nohup docker-registry serve "$dir/config.yml" </dev/null >>"$dir/registry.log" 2>&1 &
+  (cd "$dir" && exec setsid nohup docker-registry serve "$dir/config.yml" </dev/null >>"$dir/registry.log" 2>&1) &
   echo $! >"$dir/pid"
   for ((i = 0; i < 40; i++)); do
     code=$(answers "127.0.0.1:$port")
