@@ -25,6 +25,10 @@ pub(crate) enum Purpose {
     Resize,
     Inspect,
     Remove,
+    /// Listing this run's containers after a create of unknown outcome.
+    Sweep,
+    /// Removing one of them.
+    SweepRemove,
 }
 
 #[derive(Debug)]

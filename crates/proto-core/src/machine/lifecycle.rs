@@ -31,7 +31,7 @@ fn phase(p: Purpose) -> Phase {
         Purpose::Kill => Phase::Stop,
         Purpose::Resize => Phase::Resize,
         Purpose::Inspect => Phase::Inspect,
-        Purpose::Remove => Phase::Remove,
+        Purpose::Remove | Purpose::Sweep | Purpose::SweepRemove => Phase::Remove,
     }
 }
 
@@ -54,7 +54,7 @@ impl Machine {
         }
     }
 
-    fn api(&self) -> ApiVersion {
+    pub(super) fn api(&self) -> ApiVersion {
         self.engine.as_ref().map_or(self.pinned.unwrap_or(ApiVersion::NEWEST), |e| e.api)
     }
 
@@ -229,6 +229,11 @@ impl Machine {
                 };
                 self.finish_process(now, inspected.unwrap_or_default());
             }
+            Purpose::Sweep => self.swept(now, r.status, &body),
+            Purpose::SweepRemove => {
+                let e = failed(self);
+                self.sweep_removed(now, r.status, e)
+            }
             Purpose::Remove => match r.status {
                 Some(s) if (200..300).contains(&s) || s == 404 || s == 409 => self.removed(now),
                 _ => {
@@ -276,6 +281,12 @@ impl Machine {
             }
             Purpose::Start => self.start_failed(now, e),
             Purpose::Attach | Purpose::Wait => self.prepare_failed(now, e),
+            Purpose::Sweep | Purpose::SweepRemove => self.sweep_failed(now, e),
+            // Sent, and then nothing known: the container may exist.
+            Purpose::Create => {
+                self.create_unknown = true;
+                self.fail(now, e)
+            }
             _ => self.fail(now, e),
         }
     }
@@ -369,7 +380,11 @@ impl Machine {
                         self.emit(now, EventKind::TerminalResize { size });
                     }
                 }
-                Err(e) => self.fail(now, protocol(Purpose::Create, e)),
+                Err(e) => {
+                    // Created, by the status; which container, unreadable.
+                    self.create_unknown = true;
+                    self.fail(now, protocol(Purpose::Create, e))
+                }
             },
             Some(404) if self.spec.pull == PullPolicy::Missing && !self.pulled && self.stop == Stop::None => {
                 self.send_pull(now)
@@ -384,6 +399,8 @@ impl Machine {
                 self.fail(now, Error::NameInUse { message })
             }
             _ => {
+                // A failure inside the engine may come after the container was made.
+                self.create_unknown |= status.is_none_or(|s| s >= 500);
                 let message = self.error_text(body, status);
                 self.fail(now, Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message })
             }
@@ -522,12 +539,16 @@ impl Machine {
                 self.stage = Stage::Remove;
                 self.send_remove(now);
             }
+            (None, false) if self.create_unknown => {
+                self.abort_all();
+                self.sweep(now);
+            }
             _ => self.finish(now),
         }
     }
 
     /// 0.5 s after the first failed remove, doubling up to 5 s.
-    fn remove_backoff(&self) -> Duration {
+    pub(super) fn remove_backoff(&self) -> Duration {
         let shift = self.remove_attempts.saturating_sub(1).min(4);
         (Duration::from_millis(500) * (1 << shift)).min(super::MAX_REMOVE_BACKOFF)
     }
@@ -540,7 +561,7 @@ impl Machine {
         self.send(now, Purpose::Remove, req);
     }
 
-    fn finish(&mut self, _now: Duration) {
+    pub(super) fn finish(&mut self, _now: Duration) {
         self.abort_all();
         self.stage = Stage::Done;
         self.timers = Default::default();
@@ -647,8 +668,12 @@ impl Machine {
         if self.coalescer.deadline().is_some_and(|t| t <= now) {
             self.flush_output(now);
         }
-        if self.timers.remove_retry.is_some_and(|t| t <= now) && self.stage == Stage::Remove {
-            self.send_remove(now);
+        if self.timers.remove_retry.is_some_and(|t| t <= now) {
+            match self.stage {
+                Stage::Remove => self.send_remove(now),
+                Stage::Sweep => self.sweep(now),
+                _ => {}
+            }
         }
     }
 

@@ -10,6 +10,7 @@ pub mod coalesce;
 mod inflight;
 mod lifecycle;
 mod pull;
+mod sweep;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -126,6 +127,8 @@ enum Stage {
     Inspect,
     /// Removing the container.
     Remove,
+    /// Removing whatever a create of unknown outcome left, found by label.
+    Sweep,
     /// Finished.
     Done,
 }
@@ -193,6 +196,9 @@ pub struct Machine {
     requests: Table,
     out: VecDeque<Output>,
     container: Option<String>,
+    /// A create was sent whose outcome is unknown: a container may exist
+    /// that the machine has no id for.
+    create_unknown: bool,
     pulled: bool,
     pull: Option<PullTracker>,
     attach: Attach,
@@ -261,6 +267,7 @@ impl Machine {
             requests: Table::default(),
             out: VecDeque::new(),
             container: None,
+            create_unknown: false,
             pulled: false,
             pull: None,
             attach,
