@@ -118,6 +118,14 @@ pub enum Error {
         /// The limit that passed.
         after: Duration,
     },
+    /// The engine could not say how the process ended: its wait and inspect
+    /// answers were missing or impossible (a negative code, a container
+    /// still running). The process end then has no exit code.
+    #[error("waiting for the container: the engine could not say how the process ended ({detail})")]
+    ExitUnknown {
+        /// What the engine answered.
+        detail: String,
+    },
     /// No API version could be agreed with the engine.
     #[error(transparent)]
     Version(#[from] VersionError),
@@ -136,6 +144,7 @@ impl Error {
             Error::NameInUse { .. } => Some(Phase::Create),
             Error::Output(_) => Some(Phase::Output),
             Error::Version(_) => Some(Phase::Connect),
+            Error::ExitUnknown { .. } => Some(Phase::Wait),
         }
     }
 }

@@ -96,6 +96,14 @@ pub fn wait(v: ApiVersion, id: &str) -> Request {
     request(Method::Post, path, RequestKind::Streaming)
 }
 
+/// `POST /containers/{id}/wait?condition=not-running`: after start, when a
+/// wait answered while the container still ran; answers at once if it has
+/// exited since.
+pub fn wait_not_running(v: ApiVersion, id: &str) -> Request {
+    let path = alloc::format!("/v{v}/containers/{}/wait?condition=not-running", segment(id));
+    request(Method::Post, path, RequestKind::Streaming)
+}
+
 /// `POST /containers/{id}/start`.
 pub fn start(v: ApiVersion, id: &str) -> Request {
     request(Method::Post, alloc::format!("/v{v}/containers/{}/start", segment(id)), RequestKind::Unary)

@@ -227,7 +227,7 @@ impl Machine {
                     Some(200) => Inspected::parse(&body).ok(),
                     _ => None,
                 };
-                self.finish_process(now, inspected.unwrap_or_default());
+                self.judge_exit(now, inspected);
             }
             Purpose::Sweep => self.swept(now, r.status, &body),
             Purpose::SweepRemove => {
@@ -269,7 +269,7 @@ impl Machine {
             Purpose::Resize => self.error(e),
             Purpose::Inspect => {
                 self.error(e);
-                self.finish_process(now, Inspected::default());
+                self.judge_exit(now, None);
             }
             // The engine may be restarting: try again, backing off, until the cleanup deadline.
             Purpose::Remove if self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) => {
@@ -484,7 +484,7 @@ impl Machine {
         }
     }
 
-    fn flush_output(&mut self, now: Duration) {
+    pub(super) fn flush_output(&mut self, now: Duration) {
         let mut due = Vec::new();
         self.coalescer.flush(|s, d| due.push((s, d)));
         for (stream, data) in due {
@@ -504,21 +504,15 @@ impl Machine {
         }
     }
 
-    fn finish_process(&mut self, now: Duration, inspected: Inspected) {
-        self.flush_output(now);
-        let code = self.exit.as_ref().map(|e| e.status_code).or(inspected.exit_code).unwrap_or(-1);
-        let code = i32::try_from(code).unwrap_or(if code < 0 { i32::MIN } else { i32::MAX });
+    /// How long the process ran, and why it ended.
+    pub(super) fn end_timing(&self, now: Duration) -> (Duration, EndReason) {
         let started = self.started_at.unwrap_or(now);
         let duration = self.exited_at.unwrap_or(now).saturating_sub(started);
         let reason = match self.stop {
             Stop::None => EndReason::Exited,
             _ => self.reason,
         };
-        self.ended = true;
-        self.timers.heartbeat = None;
-        let end = ProcessEnd::from_exit_code(code, inspected.oom_killed, duration, reason);
-        self.emit(now, EventKind::ProcessEnd(end));
-        self.cleanup(now);
+        (duration, reason)
     }
 
     fn removed(&mut self, now: Duration) {
@@ -528,7 +522,7 @@ impl Machine {
     }
 
     /// Removes the container if there is one to remove; else finishes.
-    fn cleanup(&mut self, now: Duration) {
+    pub(super) fn cleanup(&mut self, now: Duration) {
         self.flush_output(now);
         self.timers.heartbeat = None;
         self.timers.drain = None;

@@ -7,6 +7,7 @@
 //! wants done comes out of [`Machine::poll_output`], in order.
 
 pub mod coalesce;
+mod exit;
 mod inflight;
 mod lifecycle;
 mod pull;
@@ -204,6 +205,8 @@ pub struct Machine {
     attach: Attach,
     wait_ready: bool,
     exit: Option<Exited>,
+    /// How many times a wait that answered while the container still ran was asked again.
+    rewaits: u32,
     started_at: Option<Duration>,
     exited_at: Option<Duration>,
     stop: Stop,
@@ -273,6 +276,7 @@ impl Machine {
             attach,
             wait_ready: false,
             exit: None,
+            rewaits: 0,
             started_at: None,
             exited_at: None,
             stop: Stop::None,

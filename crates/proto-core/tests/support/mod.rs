@@ -320,6 +320,10 @@ impl Engine {
                 let headers = self.headers(op, 101);
                 self.queue.push_back(Input::Head { id, status: 101, headers });
             }
+            Op::Wait if self.exited && path.contains("condition=not-running") => {
+                let body = format!(r#"{{"StatusCode":{},"Error":null}}"#, self.exit_code);
+                self.answer(id, op, 200, body.as_bytes())
+            }
             Op::Wait => {
                 self.wait = Some(id);
                 let headers = self.headers(op, 200);
