@@ -34,6 +34,9 @@
 //!   exits, what is left of its group is killed, as a container's would be,
 //!   so grandchildren holding the pipes open cannot hang the run. The process
 //!   is reaped: no zombie is left.
+//! - Stdin ([`LocalProcess::stdin`]) is written by a task of its own, each
+//!   write acknowledged when done: a process that writes its output before
+//!   it reads its stdin is read meanwhile, never deadlocked against.
 //! - A command that does not exist ends with `ProcessEnd { reason:
 //!   StartFailed, exit_code: Some(127) }` after the error, one that cannot be
 //!   executed with 126, as container runs report them.

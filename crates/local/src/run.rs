@@ -1,5 +1,6 @@
 //! The task that runs one local process and reports it.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -7,7 +8,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use cstream_driver_hyper::core::machine::coalesce::Coalescer;
 use cstream_driver_hyper::{
-    CommandError, Control, EndReason, Error, Event, EventKind, ProcessEnd, ProcessId, RunDriver, Stream, refuse,
+    Ack, CommandError, Control, EndReason, Error, Event, EventKind, ProcessEnd, ProcessId, RunDriver, Stream, TtySize,
+    refuse,
 };
 use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -21,6 +23,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// After the process exited and its group was killed, how long output may take to end.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// Where stdin goes: the child's pipe, or the terminal.
 enum Input {
     Pipe(tokio::process::ChildStdin),
     Pty(pty_process::OwnedWritePty),
@@ -29,6 +32,9 @@ enum Input {
 struct Started {
     child: tokio::process::Child,
     input: Option<Input>,
+    /// The terminal's master, for resizes (a copy of its descriptor, so a
+    /// resize never waits behind a stdin write).
+    tty: Option<OwnedFd>,
 }
 
 fn spawn(p: &LocalProcess, out: &mpsc::Sender<(Stream, Bytes)>) -> std::io::Result<Started> {
@@ -56,11 +62,12 @@ fn spawn(p: &LocalProcess, out: &mpsc::Sender<(Stream, Bytes)>) -> std::io::Resu
                 tokio::spawn(read(e, Stream::Stderr, out.clone()));
             }
             let input = child.stdin.take().map(Input::Pipe);
-            Ok(Started { child, input })
+            Ok(Started { child, input, tty: None })
         }
         Some(size) => {
             let (pty, pts) = pty_process::open().map_err(std::io::Error::other)?;
             pty.resize(pty_process::Size::new(size.rows, size.cols)).map_err(std::io::Error::other)?;
+            let tty = pty.as_fd().try_clone_to_owned()?;
             let mut cmd = pty_process::Command::new(&p.command).args(&p.args);
             if p.env_mode == EnvMode::Replace {
                 cmd = cmd.env_clear();
@@ -76,7 +83,7 @@ fn spawn(p: &LocalProcess, out: &mpsc::Sender<(Stream, Bytes)>) -> std::io::Resu
             })?;
             let (reader, writer) = pty.into_split();
             tokio::spawn(read(reader, Stream::Tty, out.clone()));
-            Ok(Started { child, input: Some(Input::Pty(writer)) })
+            Ok(Started { child, input: Some(Input::Pty(writer)), tty: Some(tty) })
         }
     }
 }
@@ -97,6 +104,43 @@ async fn read(mut from: impl AsyncRead + Unpin, stream: Stream, out: mpsc::Sende
                 }
             }
         }
+    }
+}
+
+/// Stdin bytes to write (`None`: end of input), each acknowledged once done.
+type StdinOp = (Option<Bytes>, Ack);
+
+/// Writes stdin, in order, in a task of its own: a child that does not read
+/// its stdin yet holds up this task only, never the reading of its output
+/// (which it may be waiting on before it reads).
+async fn write_input(input: Input, mut ops: mpsc::UnboundedReceiver<StdinOp>) {
+    let mut input = Some(input);
+    while let Some((op, ack)) = ops.recv().await {
+        let result = match (input.as_mut(), op) {
+            (None, _) => {
+                refuse(ack, CommandError::StdinClosed);
+                continue;
+            }
+            (Some(Input::Pipe(w)), Some(data)) => w.write_all(&data).await,
+            (Some(Input::Pty(w)), Some(data)) => w.write_all(&data).await,
+            (Some(Input::Pipe(_)), None) => {
+                input = None;
+                Ok(())
+            }
+            // A terminal has no end of file of its own: ^D, as a user would type it.
+            (Some(Input::Pty(w)), None) => w.write_all(b"\x04").await,
+        };
+        let _ = ack.send(result);
+    }
+}
+
+/// The stdin task, stopped when the run ends (a write may wait forever on a
+/// pipe that something outside the process group holds open).
+struct StdinTask(tokio::task::JoinHandle<()>);
+
+impl Drop for StdinTask {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -168,7 +212,7 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
         stop: Stop::None,
         reason: EndReason::Exited,
     };
-    let Started { mut child, mut input } = match spawn(&p, &out_tx) {
+    let Started { mut child, input, tty } = match spawn(&p, &out_tx) {
         Ok(s) => s,
         Err(e) => {
             let code = match e.kind() {
@@ -182,6 +226,13 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
         }
     };
     drop(out_tx);
+    let (mut stdin, _stdin_task) = match input {
+        Some(input) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(StdinTask(tokio::spawn(write_input(input, rx)))))
+        }
+        None => (None, None),
+    };
     let pid = child.id().unwrap_or(0);
     r.pgid = Pid::from_raw(pid as i32);
     let started = Instant::now();
@@ -241,7 +292,7 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
                     r.detached = true;
                     r.kill();
                 }
-                Some(c) => command(c, &mut r, &p, &mut input, exited.is_some()).await,
+                Some(c) => command(c, &mut r, &p, &mut stdin, tty.as_ref(), exited.is_some()).await,
             },
             () = r.events.closed(), if !r.detached => {
                 r.detached = true;
@@ -293,7 +344,14 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
     r.emit(EventKind::ProcessEnd(end)).await;
 }
 
-async fn command(c: Control, r: &mut Runner, p: &LocalProcess, input: &mut Option<Input>, exited: bool) {
+async fn command(
+    c: Control,
+    r: &mut Runner,
+    p: &LocalProcess,
+    stdin: &mut Option<mpsc::UnboundedSender<StdinOp>>,
+    tty: Option<&OwnedFd>,
+    exited: bool,
+) {
     match c {
         Control::Cancel if !exited => r.stop(EndReason::Cancelled, p),
         Control::Cancel => {}
@@ -304,24 +362,20 @@ async fn command(c: Control, r: &mut Runner, p: &LocalProcess, input: &mut Optio
             if exited {
                 return refuse(ack, CommandError::Ended);
             }
-            let result = match (input.as_mut(), op) {
-                (None, _) => return refuse(ack, CommandError::StdinClosed),
-                (Some(Input::Pipe(w)), Some(data)) => w.write_all(&data).await,
-                (Some(Input::Pty(w)), Some(data)) => w.write_all(&data).await,
-                (Some(Input::Pipe(_)), None) => {
-                    *input = None;
-                    Ok(())
-                }
-                // A terminal has no end of file of its own: ^D, as a user would type it.
-                (Some(Input::Pty(w)), None) => w.write_all(b"\x04").await,
-            };
-            let _ = ack.send(result);
+            let Some(to) = stdin.as_ref() else { return refuse(ack, CommandError::StdinClosed) };
+            // Closing a pipe closes it for good; ^D on a terminal does not.
+            let closes = op.is_none() && p.pty.is_none();
+            if let Err(mpsc::error::SendError((_, ack))) = to.send((op, ack)) {
+                return refuse(ack, CommandError::Ended);
+            }
+            if closes {
+                *stdin = None;
+            }
         }
         Control::Resize(size, ack) => {
-            let result = match (input.as_ref(), p.pty) {
-                (Some(Input::Pty(w)), Some(_)) if !exited => w
-                    .resize(pty_process::Size::new(size.rows, size.cols))
-                    .map_err(|e| Error::Spawn { command: p.command.clone(), source: std::io::Error::other(e) }),
+            let result = match (tty, p.pty) {
+                (Some(fd), Some(_)) if !exited => resize(fd, size)
+                    .map_err(|e| Error::Spawn { command: p.command.clone(), source: std::io::Error::from(e) }),
                 (_, None) => Err(Error::Command(CommandError::NoTty)),
                 _ => Err(Error::Command(CommandError::Ended)),
             };
@@ -332,4 +386,10 @@ async fn command(c: Control, r: &mut Runner, p: &LocalProcess, input: &mut Optio
         }
         _ => {}
     }
+}
+
+/// Sets the terminal's size.
+fn resize(tty: &OwnedFd, size: TtySize) -> rustix::io::Result<()> {
+    let winsize = rustix::termios::Winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
+    rustix::termios::tcsetwinsize(tty, winsize)
 }

@@ -326,3 +326,35 @@ async fn no_zombie_is_left() {
         .collect();
     assert!(zombies.is_empty(), "{zombies:?}");
 }
+
+/// A child that writes all its output before it reads its stdin: stdin is
+/// written while output is read, so neither waits for the other (a write
+/// that cannot go on must not stop the output from being read).
+#[tokio::test]
+async fn stdin_a_child_does_not_read_yet_does_not_stop_its_output() {
+    const N: usize = 8 << 20;
+    let mut r = LocalProcess::new("sh", ["-c", "head -c 8388608 /dev/zero; cat >/dev/null; echo done"])
+        .stdin(true)
+        .heartbeat(None)
+        .run();
+    let h = r.handle();
+    let writer = tokio::spawn(async move {
+        let input = vec![b'x'; N];
+        for chunk in input.chunks(1 << 20) {
+            h.write_stdin(chunk.to_vec()).await?;
+        }
+        h.close_stdin().await
+    });
+    let both = async {
+        let o = collect(&mut r).await;
+        (o, writer.await.unwrap())
+    };
+    let (o, written) = tokio::time::timeout(Duration::from_secs(30), both)
+        .await
+        .expect("deadlock: the run did not end within 30 s (stdin written, output not read)");
+    written.expect("8 MiB of stdin written");
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    assert_eq!(o.stdout.len(), N + 5);
+    assert!(o.stdout[..N].iter().all(|b| *b == 0) && &o.stdout[N..] == b"done\n", "8 MiB of zeros, then done");
+    assert_eq!(code(&o), Some(0));
+}
