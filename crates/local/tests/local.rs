@@ -177,13 +177,24 @@ async fn environment_replaced_or_extended() {
 
 #[tokio::test]
 async fn output_without_a_newline_comes_at_once() {
-    let mut r = LocalProcess::new("sh", ["-c", "printf 'progress 50%%\\r'; sleep 2; echo done"])
+    // The process goes on until the first heartbeat has come (it reads its
+    // stdin, which is closed then), so the heartbeat comes while it runs.
+    let mut r = LocalProcess::new("sh", ["-c", "printf 'progress 50%%\\r'; cat >/dev/null; echo done"])
+        .stdin(true)
         .heartbeat(Some(Duration::from_millis(500)))
         .run();
+    let h = r.handle();
     let mut order = Vec::new();
-    while let Some(e) = r.next().await {
-        order.push(e.unwrap().kind.name());
-    }
+    let all = async {
+        while let Some(e) = r.next().await {
+            let name = e.unwrap().kind.name();
+            if name == "Heartbeat" && !order.contains(&"Heartbeat") {
+                h.close_stdin().await.unwrap();
+            }
+            order.push(name);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), all).await.expect("a heartbeat came and the run ended");
     let output = order.iter().position(|n| *n == "Output").unwrap();
     let beat = order.iter().position(|n| *n == "Heartbeat").unwrap();
     assert!(output < beat, "the \\r line came before the first heartbeat: {order:?}");
