@@ -268,12 +268,17 @@ impl Engine {
         let pool = &self.inner.pool;
         let unreachable =
             |message: String, source| Error::Unreachable { endpoint: self.endpoint().to_string(), message, source };
+        // A request HTTP cannot carry is refused before a connection is taken.
+        let request = http_request(&req).map_err(|e| {
+            let why = "cannot be sent: a path or header value with characters HTTP does not allow";
+            Error::Spec(cstream_proto_core::SpecError::Invalid { field: "API request", value: e.request, why })
+        })?;
         let work = async {
             let mut sender = pool.checkout().await.map_err(|e| match e {
                 crate::pool::ConnectError::Io(io) => unreachable(io.to_string(), Some(io)),
                 other => unreachable(other.to_string(), None),
             })?;
-            let res = sender.send_request(http_request(&req)).await.map_err(|e| unreachable(describe(&e), None))?;
+            let res = sender.send_request(request).await.map_err(|e| unreachable(describe(&e), None))?;
             let (parts, body) = res.into_parts();
             let body = body.collect().await.map_err(|e| unreachable(describe(&e), None))?.to_bytes();
             pool.checkin(sender);
