@@ -150,16 +150,45 @@ fn cancel(socket: &str) {
     assert_eq!(left(socket, &label), 0, "a container was left behind");
 }
 
+/// How long one test may take: a run that deadlocks fails the test, and CI
+/// with it, instead of hanging it.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `body` on a thread of its own and waits for it at most [`LIMIT`]; a
+/// panic in it is the test's panic.
+fn bounded(name: &str, body: impl FnOnce() + Send + 'static) {
+    let (done, ended) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            body();
+            let _ = done.send(());
+        })
+        .expect("a thread for the test");
+    match ended.recv_timeout(LIMIT) {
+        Ok(()) => thread.join().expect("the test's thread"),
+        // The body panicked: fail with its panic.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name} did not end within {LIMIT:?}: a deadlock or an engine that stopped answering")
+        }
+    }
+}
+
 macro_rules! on_each_engine {
     ($($name:ident),*) => {
         mod docker {
-            $(#[test] fn $name() { super::$name(super::DOCKER) })*
+            $(#[test] fn $name() { super::bounded(concat!("docker::", stringify!($name)), || super::$name(super::DOCKER)) })*
         }
         mod docker_current {
-            $(#[test] fn $name() { super::$name(super::DOCKER_CURRENT) })*
+            $(#[test] fn $name() { super::bounded(concat!("docker_current::", stringify!($name)), || super::$name(super::DOCKER_CURRENT)) })*
         }
         mod podman {
-            $(#[test] fn $name() { super::$name(super::PODMAN) })*
+            $(#[test] fn $name() { super::bounded(concat!("podman::", stringify!($name)), || super::$name(super::PODMAN)) })*
         }
     };
 }
