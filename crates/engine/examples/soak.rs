@@ -4,6 +4,9 @@
 //!
 //!     cargo run --release -p cstream-engine --example soak -- 500     # the full soak
 //!     cargo run -p cstream-engine --example soak -- 48                # the short one CI runs
+//!     cargo run -p cstream-engine --example soak -- 1500 unix:///run/podman/podman.sock
+//!
+//! Engines: Docker 20.10, Docker 26 and Podman, or those named after the count.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +16,8 @@ use futures_util::StreamExt;
 use sha2::Digest;
 use tokio::sync::Semaphore;
 
-const ENGINES: [&str; 2] = ["unix:///var/run/docker.sock", "unix:///run/podman/podman.sock"];
+const ENGINES: [&str; 3] =
+    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -59,9 +63,14 @@ fn plan(i: usize) -> (String, Option<Want>, bool, i32) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(48);
+    let named: Vec<String> = std::env::args().skip(2).collect();
+    let engines: Vec<&str> = match named.is_empty() {
+        true => ENGINES.to_vec(),
+        false => named.iter().map(String::as_str).collect(),
+    };
     let label = format!("cstream.soak={}", std::process::id());
     let mut failures = Vec::new();
-    for endpoint in ENGINES {
+    for endpoint in engines {
         let engine = match cstream_engine::connect(endpoint, Remote::Refuse).await {
             Ok(e) => e,
             Err(e) => {
@@ -114,6 +123,13 @@ async fn main() {
                     }
                 }
                 let mut problems = Vec::new();
+                // An engine that lost the exit (Podman 4.3, rarely, under load) is
+                // reported as unknown: counted, not a failure. A made-up code would be.
+                let unknown = end.as_ref().is_some_and(|p| p.exit_code.is_none())
+                    && errors.iter().any(|e| e.contains("could not say how the process ended"));
+                if unknown {
+                    return (i, len, problems, Some(errors));
+                }
                 if !errors.is_empty() {
                     problems.push(format!("errors {errors:?}"));
                 }
@@ -126,13 +142,18 @@ async fn main() {
                         problems.push(format!("output: {len} bytes, wanted {n}, or a different hash"));
                     }
                 }
-                (i, len, problems)
+                (i, len, problems, None)
             }));
         }
         let mut bytes = 0usize;
+        let mut unknown = 0;
         for t in tasks {
-            let (i, n, problems) = t.await.unwrap();
+            let (i, n, problems, lost_exit) = t.await.unwrap();
             bytes += n;
+            if let Some(errors) = lost_exit {
+                unknown += 1;
+                eprintln!("soak: {endpoint} run {i}: the engine could not say how it ended: {errors:?}");
+            }
             for p in problems {
                 failures.push(format!("{endpoint} run {i}: {p}"));
             }
@@ -147,7 +168,7 @@ async fn main() {
             failures.push(format!("{endpoint}: memory grew from {rss_warm} KiB to {rss_end} KiB"));
         }
         println!(
-            "soak {endpoint}: {runs} runs in {:.1} s ({:.1} runs/s), {:.1} MiB of output checked, {left} containers left, RSS {rss_warm} KiB after warm-up, {rss_end} KiB at the end",
+            "soak {endpoint}: {runs} runs in {:.1} s ({:.1} runs/s), {:.1} MiB of output checked, {unknown} exit(s) the engine could not tell, {left} containers left, RSS {rss_warm} KiB after warm-up, {rss_end} KiB at the end",
             took.as_secs_f64(),
             runs as f64 / took.as_secs_f64(),
             bytes as f64 / (1 << 20) as f64,

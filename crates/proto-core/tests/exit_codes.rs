@@ -88,16 +88,23 @@ fn an_exit_the_engine_cannot_tell_is_unknown_never_made_up() {
 }
 
 #[test]
-fn an_error_in_the_wait_answer_is_reported() {
-    let body = br#"{"StatusCode":0,"Error":{"Message":"container was removed before its exit was read"}}"#;
-    let (t, e) = run(&exit_21(), Flavor::Docker, Split::Whole, |e| {
-        e.process(process()).reply(Op::Wait, [Reply::Status(200, body.to_vec())])
+fn an_error_in_the_wait_answer_makes_its_code_doubtful() {
+    let body = br#"{"StatusCode":0,"Error":{"Message":"unexpected end of JSON input"}}"#;
+    let wait = || Reply::Status(200, body.to_vec());
+    // Inspect knows: its code, and nothing doubtful left to report.
+    let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| e.process(process()).reply(Op::Wait, [wait()]));
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    assert_eq!(t.process_end().unwrap().exit_code, Some(21), "inspect's code, not the doubtful 0");
+    assert_cleaned_up(&t, &e);
+    // Inspect cannot say: unknown, with the engine's message.
+    let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| {
+        e.process(process()).reply(Op::Wait, [wait()]).reply(Op::Inspect, [Reply::EngineError(500, "boom")])
     });
+    assert_eq!(t.process_end().unwrap().exit_code, None);
     assert!(
-        matches!(&t.errors[..], [Error::Engine { phase: Phase::Wait, message, .. }] if message.contains("removed before")),
+        matches!(&t.errors[..], [Error::ExitUnknown { detail }] if detail.contains("unexpected end of JSON input")),
         "{:?}",
         t.errors
     );
-    assert_eq!(t.process_end().unwrap().exit_code, Some(21), "inspect's code, not the doubtful 0");
     assert_cleaned_up(&t, &e);
 }
