@@ -84,8 +84,8 @@ fn engines_script(arg: &str) {
 }
 
 /// dockerd is killed mid-run: the run ends with an error within seconds, not
-/// a hang; once dockerd is back, nothing of the run is left (removed by the
-/// run's own retries, or by gc).
+/// a hang; once dockerd is back, nothing of the run is left, removed by the
+/// run's own retries (checked before gc runs), and gc finds nothing of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_killed_and_restarted_mid_run() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -94,29 +94,48 @@ async fn docker_killed_and_restarted_mid_run() {
     let label = unique_label("restart");
     let s = spec(&target).label("cstream.test", &label).command(TICKING);
     let mut run = engine.run(s.build().unwrap());
-    until_output(&mut run).await;
+    let mut container = None;
+    loop {
+        let e = run.next().await.expect("the run goes on").expect("no error");
+        match e.kind {
+            EventKind::ContainerCreate { id, .. } => container = Some(id),
+            EventKind::Output { .. } => break,
+            _ => {}
+        }
+    }
+    let container = container.expect("ContainerCreate before the output");
     let pid = std::fs::read_to_string("/var/run/docker.pid").expect("dockerd's pid file").trim().to_string();
     let killed = Instant::now();
     assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
     let mut first_error = None;
     let mut restarted = false;
+    let mut names = Vec::new();
     while let Some(item) = tokio::time::timeout(Duration::from_secs(60), run.next()).await.expect("the run ends") {
-        if let Err(e) = item {
-            first_error.get_or_insert((killed.elapsed(), e.to_string()));
-            if !restarted {
-                // Bring dockerd back while the run is still trying to remove its container.
-                tokio::task::spawn_blocking(|| engines_script("up")).await.unwrap();
-                restarted = true;
+        match item {
+            Ok(e) => names.push(e.kind.name()),
+            Err(e) => {
+                first_error.get_or_insert((killed.elapsed(), e.to_string()));
+                if !restarted {
+                    // Bring dockerd back while the run is still trying to remove its container.
+                    tokio::task::spawn_blocking(|| engines_script("up")).await.unwrap();
+                    restarted = true;
+                }
             }
         }
     }
+    let ended = killed.elapsed();
     let (after, message) = first_error.expect("a killed engine is an error, never a quiet end");
     assert!(after < Duration::from_secs(5), "the error took {after:?}: {message}");
     if !restarted {
         tokio::task::spawn_blocking(|| engines_script("up")).await.unwrap();
     }
     let engine = target.engine().await;
+    // The run removed its container itself, retrying through the restart:
+    // the engine holds nothing of it before gc runs (the removal may take
+    // the engine a moment to finish).
+    wait_until_no_containers(&engine, &label, Duration::from_secs(10)).await;
     let removed = engine.gc(Duration::ZERO).await.unwrap();
-    eprintln!("error after {after:?}: {message}; gc removed {removed:?}");
+    eprintln!("error after {after:?}: {message}; run ended after {ended:?} with {names:?}; gc removed {removed:?}");
+    assert!(!removed.contains(&container), "gc found the run's container {container}: the run left it");
     assert_no_containers(&engine, &label).await;
 }
