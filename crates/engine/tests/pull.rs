@@ -52,11 +52,49 @@ async fn missing_image_is_pulled_with_progress(target: Target) {
         })
         .unwrap();
     assert!(duration > Duration::ZERO);
+    assert_progress(target, &o);
     if !target.is_podman() {
         assert!(digest.as_deref().is_some_and(|d| d.starts_with("sha256:")), "{digest:?}");
     }
     o.assert_exit(0);
     assert_no_containers(&engine, &label).await;
+}
+
+/// The progress a pull of [`OPEN`] reports, before it completes.
+///
+/// What each engine sends, as the tests run (`cstream-test:latest`, which every
+/// other test uses, stays, so no engine downloads a layer here):
+/// - Docker 20.10 and 26 hold the same image (the same config digest) as
+///   `cstream-test:latest`, so they only tag it, with no layer lines: "Pulling
+///   from cstream-test" (id `v1`) and "Status: Downloaded newer image for
+///   127.0.0.1:5000/cstream-test:v1" (no id).
+/// - Podman reports each blob by its short id: the layer it holds "Already
+///   exists", the config "Pulling fs layer" then "Download complete".
+fn assert_progress(target: Target, o: &Outcome) {
+    let progress: Vec<&cstream_engine::core::event::PullProgress> = o
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ImagePullProgress(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let seen: Vec<(&str, &str)> = progress.iter().map(|p| (p.layer.as_str(), p.status.as_str())).collect();
+    eprintln!("{target:?} pull progress: {seen:?}");
+    assert!(!progress.is_empty(), "{target:?}: no ImagePullProgress: {:?}", o.names);
+    assert!(progress.iter().all(|p| p.image == OPEN), "{target:?}: {progress:?}");
+    let first = o.names.iter().position(|n| *n == "ImagePullProgress").unwrap();
+    let complete = o.names.iter().position(|n| *n == "ImagePullComplete").unwrap();
+    assert!(o.names[first..complete].iter().all(|n| *n == "ImagePullProgress"), "{:?}", o.names);
+    if target.is_podman() {
+        let short_id = |l: &str| l.len() == 12 && l.bytes().all(|b| b.is_ascii_hexdigit());
+        assert!(seen.iter().all(|(layer, _)| short_id(layer)), "{target:?}: one line per blob: {seen:?}");
+        assert!(seen.iter().any(|(_, status)| *status == "Download complete"), "{target:?}: {seen:?}");
+    } else {
+        assert!(seen.contains(&("v1", "Pulling from cstream-test")), "{target:?}: {seen:?}");
+        let tagged = format!("Status: Downloaded newer image for {OPEN}");
+        assert!(seen.contains(&("", tagged.as_str())), "{target:?}: {seen:?}");
+    }
 }
 
 async fn pull_always_pulls_a_present_image(target: Target) {
