@@ -16,6 +16,12 @@ Examples:
   cstream gc --older-than 1h
   cstream engines";
 
+const RUN_NOTES: &str = "\
+Stopping:
+  Ctrl-C, SIGTERM or SIGHUP (the terminal or ssh session closed) stops the
+  process: the stop signal, then SIGKILL after the grace period; a second one
+  kills it at once. The container is removed either way.";
+
 /// Run a command in a Docker or Podman container and watch it happen.
 #[derive(Debug, Parser)]
 #[command(name = "cstream", version, after_help = EXAMPLES)]
@@ -27,6 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a container (or, with --local, on this host) and stream it.
+    #[command(after_help = RUN_NOTES)]
     Run(Box<RunArgs>),
     /// Print a recording made with `run --record` again.
     Replay(ReplayArgs),

@@ -141,9 +141,13 @@ async fn run(a: RunArgs) -> u8 {
     }
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut winch = signal(tokio::signal::unix::SignalKind::window_change());
     let mut end = None;
-    let mut interrupts = 0;
+    // Ctrl-C, SIGTERM and SIGHUP (the terminal or ssh session closed) alike:
+    // the first stops the process with grace, a second kills it at once, and
+    // the container is removed either way.
+    let mut stops = 0;
     loop {
         tokio::select! {
             item = run.next() => match item {
@@ -166,13 +170,20 @@ async fn run(a: RunArgs) -> u8 {
                 None => break,
             },
             Some(()) = interrupt.recv() => {
-                interrupts += 1;
+                stops += 1;
                 handle.cancel();
-                if interrupts == 1 && std::io::stderr().is_terminal() {
+                if stops == 1 && std::io::stderr().is_terminal() {
                     eprintln!("\ncstream: stopping (press Ctrl-C again to kill)");
                 }
             }
-            Some(()) = terminate.recv() => handle.cancel(),
+            Some(()) = terminate.recv() => {
+                stops += 1;
+                handle.cancel();
+            }
+            Some(()) = hangup.recv() => {
+                stops += 1;
+                handle.cancel();
+            }
             Some(()) = winch.recv(), if a.tty => {
                 if let Some((cols, rows)) = terminal::size() {
                     let h = handle.clone();
