@@ -10,14 +10,13 @@ mod show;
 mod spec;
 mod terminal;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use cstream_engine::{Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
 use futures_util::StreamExt;
-use tokio::io::AsyncReadExt;
 
 use args::{Cli, Command, EngineArgs, RunArgs, RuntimeArg};
 use record::{Record, Recorder};
@@ -137,7 +136,7 @@ async fn run(a: RunArgs) -> u8 {
     let raw = if a.tty && a.interactive { terminal::RawMode::enter() } else { None };
     shower.set_raw(raw.is_some());
     if a.interactive {
-        tokio::spawn(pump_stdin(handle.clone()));
+        pump_stdin(handle.clone());
     }
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt());
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
@@ -211,21 +210,46 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> tokio::signal::unix::Signal 
     }
 }
 
+/// Chunks read from stdin waiting for the run, at most.
+const STDIN_CHUNKS: usize = 4;
+
 /// Copies this program's stdin to the process's, then closes it.
-async fn pump_stdin(handle: cstream_engine::RunHandle) {
-    let mut stdin = tokio::io::stdin();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match stdin.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if handle.write_stdin(buf[..n].to_vec()).await.is_err() {
-                    return;
+///
+/// A read of stdin cannot be cancelled, so it happens on a plain thread of
+/// its own, never joined: when the run ends first, that thread may stay
+/// blocked in `read` (a terminal, an open pipe) and the process still exits
+/// at once. A task forwards what it reads to the run, a chunk at a time, so
+/// a process that does not read its stdin holds up the reading here.
+fn pump_stdin(handle: cstream_engine::RunHandle) {
+    let (chunks, mut read) = tokio::sync::mpsc::channel::<Vec<u8>>(STDIN_CHUNKS);
+    let reader = std::thread::Builder::new().name("cstream-stdin".into()).spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if chunks.blocking_send(buf[..n].to_vec()).is_err() {
+                        break; // the run has ended
+                    }
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
         }
+        // Dropping `chunks` here tells the task that stdin ended.
+    });
+    if let Err(e) = reader {
+        eprintln!("cstream: cannot read stdin: {e}");
     }
-    let _ = handle.close_stdin().await;
+    tokio::spawn(async move {
+        while let Some(data) = read.recv().await {
+            if handle.write_stdin(data).await.is_err() {
+                return;
+            }
+        }
+        let _ = handle.close_stdin().await;
+    });
 }
 
 async fn replay(a: args::ReplayArgs) -> u8 {

@@ -1,5 +1,5 @@
 //! Issue 16, "Nothing leaked": a closed terminal (SIGHUP) stops the run like
-//! Ctrl-C. Needs scripts/engines.sh's engines and image.
+//! Ctrl-C; `-i` never keeps a finished run waiting on stdin. Needs scripts/engines.sh's engines and image.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -87,6 +87,34 @@ fn sighup_stops_the_process_and_removes_the_container() {
         );
         assert_eq!(status.code(), Some(7), "{engine}: the process's own exit code, by its trap ({status})");
         assert_eq!(rest, "bye\n", "{engine}: the process got the stop signal, and its output is delivered");
+        assert_eq!(left, 0, "{engine}: a container was left behind");
+    }
+}
+
+#[test]
+fn dash_i_ends_at_once_though_stdin_stays_open() {
+    for engine in ENGINES {
+        let l = label("stdin-open");
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
+            .args(["run", "-i", "--engine", engine, "--pull", "never", "--label", &l, IMAGE, "sh", "-c", "echo done"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Kept open, never written to, until cstream has ended.
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let printed = Instant::now();
+        let status = wait_with_limit(&mut child, Duration::from_secs(30));
+        let (after_output, total) = (printed.elapsed(), started.elapsed());
+        drop(stdin);
+        let left = left_behind(engine, &l);
+        eprintln!("{engine}: ended {after_output:?} after its output, {total:?} in all");
+        assert_eq!((line.as_str(), status.code()), ("done\n", Some(0)), "{engine}");
+        assert!(after_output < Duration::from_secs(3), "{engine}: waited {after_output:?} for stdin after the run");
         assert_eq!(left, 0, "{engine}: a container was left behind");
     }
 }
