@@ -20,7 +20,16 @@ const RUN_NOTES: &str = "\
 Stopping:
   Ctrl-C, SIGTERM or SIGHUP (the terminal or ssh session closed) stops the
   process: the stop signal, then SIGKILL after the grace period; a second one
-  kills it at once. The container is removed either way.";
+  kills it at once. The container is removed either way.
+
+Exit status:
+  The process's own exit code, when the run reported no error.
+  125  cstream or the engine failed, before the process ran or during the run:
+       any error reported (output lost, the outcome in doubt, the container
+       not removed) makes it 125 even when the process exited 0; --json still
+       gives the process's own code in process_end.
+  126  the command cannot be invoked.
+  127  the command is not found.";
 
 /// Run a command in a Docker or Podman container and watch it happen.
 #[derive(Debug, Parser)]

@@ -15,14 +15,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cstream_engine::{Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
+use cstream_engine::{EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
 use futures_util::StreamExt;
 
 use args::{Cli, Command, EngineArgs, RunArgs, RuntimeArg};
 use record::{Record, Recorder};
 use show::{Mode, Shower};
 
-/// cstream or the engine failed before the process ran.
+/// cstream or the engine failed before the process ran, or while it ran
+/// (output lost, the outcome in doubt).
 const FAILED: u8 = 125;
 
 fn main() -> ExitCode {
@@ -69,8 +70,18 @@ fn runtime(r: RuntimeArg) -> Runtime {
 }
 
 /// The exit code for how the process ended: its own; 126 or 127 when it could
-/// not be started; 125 when cstream or the engine failed first.
-fn exit_code(end: Option<&ProcessEnd>) -> u8 {
+/// not be started; 125 when cstream or the engine failed first, or reported
+/// any error during the run (`failed`), whatever the process's own code.
+///
+/// Every error counts: an output frame that could not be decoded or a
+/// connection cut loses output, a failed wait or inspect leaves the outcome
+/// in doubt, and a failed remove leaves a container behind. The one error
+/// that provably lost nothing is the reason a process could not start, told
+/// just before its `ProcessEnd { reason: StartFailed }`: it never ran.
+fn exit_code(end: Option<&ProcessEnd>, failed: bool) -> u8 {
+    if failed {
+        return FAILED;
+    }
     match end {
         Some(p) => match p.exit_code {
             Some(c) if (0..=255).contains(&c) => c as u8,
@@ -143,6 +154,7 @@ async fn run(a: RunArgs) -> u8 {
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut winch = signal(tokio::signal::unix::SignalKind::window_change());
     let mut end = None;
+    let mut errors = Errors::default();
     // Ctrl-C, SIGTERM and SIGHUP (the terminal or ssh session closed) alike:
     // the first stops the process with grace, a second kills it at once, and
     // the container is removed either way.
@@ -155,6 +167,7 @@ async fn run(a: RunArgs) -> u8 {
                         let _ = r.write(&Record::Event(event.clone()));
                     }
                     shower.event(&event);
+                    errors.event(&event.kind);
                     if let EventKind::ProcessEnd(p) = event.kind {
                         end = Some(p);
                     }
@@ -165,6 +178,7 @@ async fn run(a: RunArgs) -> u8 {
                         let _ = r.write(&Record::Error { at: began.elapsed(), message: message.clone() });
                     }
                     shower.error(began.elapsed(), &message);
+                    errors.error();
                 }
                 None => break,
             },
@@ -197,7 +211,35 @@ async fn run(a: RunArgs) -> u8 {
             eprintln!("cstream: the recording is incomplete: {e}");
         }
     }
-    exit_code(end.as_ref())
+    exit_code(end.as_ref(), errors.failed())
+}
+
+/// Whether the run reported an error that decides its exit code (see [`exit_code`]).
+#[derive(Default)]
+struct Errors {
+    counted: usize,
+    /// The last item was an error.
+    last: bool,
+}
+
+impl Errors {
+    fn error(&mut self) {
+        self.counted += 1;
+        self.last = true;
+    }
+
+    fn event(&mut self, kind: &EventKind) {
+        // The error just before a start failure's end says why the process
+        // could not start: it never ran, nothing was lost, and 126 or 127 stand.
+        if self.last && matches!(kind, EventKind::ProcessEnd(p) if p.reason == EndReason::StartFailed) {
+            self.counted -= 1;
+        }
+        self.last = false;
+    }
+
+    fn failed(&self) -> bool {
+        self.counted > 0
+    }
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> tokio::signal::unix::Signal {
@@ -261,6 +303,8 @@ async fn replay(a: args::ReplayArgs) -> u8 {
     let mut shower = Shower::new(mode);
     let started = Instant::now();
     let mut end = None;
+    // The recorded run's errors decided its exit code, and decide its replay's.
+    let mut errors = Errors::default();
     for r in &records {
         let at = match r {
             Record::Event(e) => e.at,
@@ -273,15 +317,19 @@ async fn replay(a: args::ReplayArgs) -> u8 {
         match r {
             Record::Event(e) => {
                 shower.event(e);
+                errors.event(&e.kind);
                 if let EventKind::ProcessEnd(p) = &e.kind {
                     end = Some(p.clone());
                 }
             }
-            Record::Error { at, message } => shower.error(*at, message),
+            Record::Error { at, message } => {
+                shower.error(*at, message);
+                errors.error();
+            }
             Record::Header { .. } => {}
         }
     }
-    exit_code(end.as_ref())
+    exit_code(end.as_ref(), errors.failed())
 }
 
 fn export(a: args::ExportArgs) -> u8 {

@@ -57,6 +57,9 @@ pub struct Script {
     pub until_killed: bool,
     /// Echoes stdin to stdout until stdin ends (needs an attach with `stdin=1`).
     pub echo_stdin: bool,
+    /// Written to the attach stream as they are, unframed, after `stderr`: for frames
+    /// no engine should send (an unknown stream byte, a cut header).
+    pub raw: Vec<u8>,
 }
 
 impl Script {
@@ -284,6 +287,9 @@ async fn process(
         if !data.is_empty() {
             let _ = out.send(chunk(stream, data));
         }
+    }
+    if !script.raw.is_empty() {
+        let _ = out.send(script.raw.clone());
     }
     let runs = async {
         while let Some(data) = if script.echo_stdin { stdin.recv().await } else { None } {
