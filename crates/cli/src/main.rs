@@ -25,6 +25,8 @@ use show::{Mode, Shower};
 /// cstream or the engine failed before the process ran, or while it ran
 /// (output lost, the outcome in doubt).
 const FAILED: u8 = 125;
+/// The longest the process waits for its runtime and cleanup at the end.
+const SHUTDOWN: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -44,8 +46,14 @@ fn main() -> ExitCode {
             Command::Engines(a) => engines(a).await,
         }
     });
-    // The run's task removed its container before the stream ended; nothing is left to wait for.
-    rt.shutdown_timeout(Duration::from_secs(5));
+    // A run's task removes its container before its stream ends, so none
+    // should be left at this point. One that is, is dropped here and removes
+    // its container on a thread of its own: wait for that before exiting.
+    let deadline = Instant::now() + SHUTDOWN;
+    rt.shutdown_timeout(SHUTDOWN);
+    if !cstream_engine::Run::wait_for_cleanup(deadline.saturating_duration_since(Instant::now())) {
+        return ExitCode::from(fail("a container may be left behind; `cstream gc` removes it"));
+    }
     ExitCode::from(code)
 }
 

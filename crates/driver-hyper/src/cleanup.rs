@@ -1,7 +1,10 @@
-//! Cleanup that must work without an async runtime, and the garbage
-//! collection of containers a killed process left behind.
+//! Cleanup that must work without an async runtime: the blocking removal of
+//! a dropped run's container, run beside the others off the runtime's
+//! threads, and the wait for those removals before a process exits.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cstream_proto_core::api::Request;
@@ -35,4 +38,129 @@ pub(crate) fn blocking_call(connector: &dyn Connector, req: &Request, timeout: D
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status in the answer"))?;
     Ok(status)
+}
+
+/// Removals handed off by dropped runs and not done yet, and a signal for
+/// each one that ends.
+static PENDING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+fn pending() -> MutexGuard<'static, usize> {
+    PENDING.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Counts one removal as pending from its creation to its drop, whether it
+/// ran or not.
+struct Pending;
+
+impl Pending {
+    fn new() -> Pending {
+        *pending() += 1;
+        Pending
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        *pending() -= 1;
+        PENDING.1.notify_all();
+    }
+}
+
+/// Waits until no removal handed off by [`in_background`] is pending, at
+/// most `timeout`; `true` when none is.
+pub(crate) fn wait(timeout: Duration) -> bool {
+    let guard = pending();
+    let (guard, _) = PENDING.1.wait_timeout_while(guard, timeout, |n| *n > 0).unwrap_or_else(PoisonError::into_inner);
+    *guard == 0
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A job for the runtime's blocking pool. Dropped without having run (the
+/// pool shuts down and refuses it), it runs on a thread of its own instead.
+struct Handoff(Option<Job>);
+
+impl Handoff {
+    fn run(mut self) {
+        if let Some(job) = self.0.take() {
+            job();
+        }
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if let Some(job) = self.0.take() {
+            on_own_thread(job);
+        }
+    }
+}
+
+/// Runs `job` (a blocking removal) off the calling thread, beside any others,
+/// and counts it as pending until it is done (see [`wait`]).
+///
+/// Inside a runtime, the job goes to the runtime's blocking pool, so that
+/// dropping the runtime waits for it. Once that pool has shut down (a
+/// current-thread runtime's tasks are dropped after `shutdown_timeout` or
+/// `shutdown_background` stopped it; a multi-thread runtime's workers drop
+/// theirs while its drop stops it), the job gets a thread of its own: on a
+/// multi-thread runtime's worker, that worker joins it as it exits, so the
+/// runtime's drop still waits for it; elsewhere it is detached, and only
+/// [`wait`] waits for it.
+pub(crate) fn in_background(job: impl FnOnce() + Send + 'static) {
+    let pending = Pending::new();
+    let job: Job = Box::new(move || {
+        let _pending = pending;
+        job();
+    });
+    let handoff = Handoff(Some(job));
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn_blocking(move || handoff.run())),
+        Err(_) => drop(handoff),
+    }
+}
+
+thread_local! {
+    /// Cleanup threads this thread started, joined when it exits.
+    static JOIN_AT_EXIT: RefCell<JoinAtExit> = const { RefCell::new(JoinAtExit(Vec::new())) };
+}
+
+struct JoinAtExit(Vec<std::thread::JoinHandle<()>>);
+
+impl Drop for JoinAtExit {
+    fn drop(&mut self) {
+        for thread in self.0.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn take(slot: &Mutex<Option<Job>>) -> Option<Job> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+fn on_own_thread(job: Job) {
+    let slot = Arc::new(Mutex::new(Some(job)));
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new().name("cstream-cleanup".into()).spawn(move || {
+        if let Some(job) = take(&theirs) {
+            job();
+        }
+    });
+    match spawned {
+        Ok(thread) => {
+            let worker = tokio::runtime::Handle::try_current()
+                .is_ok_and(|rt| rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread);
+            if worker {
+                // While the thread-locals are being destroyed it stays detached.
+                let _ = JOIN_AT_EXIT.try_with(|j| j.borrow_mut().0.push(thread));
+            }
+        }
+        // No thread to be had: run it here, as a last resort.
+        Err(_) => {
+            if let Some(job) = take(&slot) {
+                job();
+            }
+        }
+    }
 }

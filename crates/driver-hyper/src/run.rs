@@ -145,6 +145,20 @@ impl Run {
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), Error> {
         self.handle().resize(cols, rows).await
     }
+
+    /// Waits, at most `timeout`, until the containers of runs whose tasks
+    /// were dropped mid-run are removed; `true` when none is left to remove.
+    ///
+    /// A run's task that is dropped before its run ended (its runtime shut
+    /// down) removes the container over a blocking connection, off the
+    /// runtime's threads and beside the others. Dropping a runtime waits for
+    /// those removals; `Runtime::shutdown_timeout` and
+    /// `Runtime::shutdown_background` do not, and on a current-thread runtime
+    /// they leave them to detached threads: call this before the process
+    /// exits, or the containers may stay (for `gc`).
+    pub fn wait_for_cleanup(timeout: Duration) -> bool {
+        crate::cleanup::wait(timeout)
+    }
 }
 
 /// Commands for a run, usable from other tasks while its stream is read.
@@ -459,19 +473,22 @@ impl Task {
 /// The task was dropped before its run finished: the runtime is shutting
 /// down, or the task panicked. No async I/O is possible any more, so the
 /// container is removed over a blocking connection, waiting at most a few
-/// seconds.
+/// seconds, off the runtime's threads and beside the removals of the other
+/// runs dropped with it (see [`Run::wait_for_cleanup`]).
 impl Drop for Task {
     fn drop(&mut self) {
         if self.machine.is_done() || self.machine.spec().keep() {
             return;
         }
         let (Some(id), Some(engine)) = (self.machine.container_id(), self.machine.engine()) else { return };
-        let api = engine.api;
-        let req = cstream_proto_core::api::requests::remove(api, id);
+        let req = cstream_proto_core::api::requests::remove(engine.api, id);
+        let id = id.to_string();
         let pool = self.engine.pool();
-        match crate::cleanup::blocking_call(pool.connector(), &req, Duration::from_secs(5)) {
-            Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),
-            Err(e) => tracing::warn!("could not remove container {id} while shutting down: {e}; `gc` will"),
-        }
+        crate::cleanup::in_background(move || {
+            match crate::cleanup::blocking_call(pool.connector(), &req, Duration::from_secs(5)) {
+                Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),
+                Err(e) => tracing::warn!("could not remove container {id} while shutting down: {e}; `gc` will"),
+            }
+        });
     }
 }
