@@ -217,4 +217,7 @@ pub struct GcArgs {
     /// Remove only containers at least this old (such as 30m, 1h; 0s for all).
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub older_than: String,
+    /// Also remove running containers whose owner is alive or on another host.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -360,12 +360,15 @@ async fn gc(a: args::GcArgs) -> u8 {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    match engine.gc(older_than).await {
-        Ok(removed) => {
-            for id in &removed {
+    match engine.gc(older_than, a.force).await {
+        Ok(done) => {
+            for id in &done.removed {
                 println!("{id}");
             }
-            eprintln!("cstream: removed {} container(s) from {}", removed.len(), engine.endpoint());
+            for (id, why) in &done.left {
+                eprintln!("cstream: left {id} ({why}); --force removes it");
+            }
+            eprintln!("cstream: removed {} container(s) from {}", done.removed.len(), engine.endpoint());
             0
         }
         Err(e) => fail(e),

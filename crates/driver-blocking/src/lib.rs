@@ -14,7 +14,7 @@
 //! use cstream_proto_core::{EventKind, RunInfo, RunSpec};
 //!
 //! let spec = RunSpec::builder("alpine:3.20").command(["sh", "-c", "echo hi; exit 3"]).build()?;
-//! let run = RunInfo { run_id: "r1".into(), created_unix: 1_700_000_000 };
+//! let run = RunInfo { run_id: "r1".into(), created_unix: 1_700_000_000, owner: None };
 //! for event in Run::start("/var/run/docker.sock", spec, run) {
 //!     match event {
 //!         Ok(e) => match e.kind {

@@ -42,7 +42,7 @@ fn spec(label: &str, argv: &[&str]) -> cstream_proto_core::spec::RunSpecBuilder 
 
 fn info(label: &str) -> RunInfo {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    RunInfo { run_id: label.to_string(), created_unix: now }
+    RunInfo { run_id: label.to_string(), created_unix: now, owner: None }
 }
 
 /// Containers carrying this test's label, running or not.

@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use crate::connect::Connector;
 use crate::error::Error;
 use crate::exchange::{describe, http_request};
+use crate::owner::{Liveness, Owner};
 use crate::pool::Pool;
 use crate::run::Run;
 use crate::transcript::Transcript;
@@ -44,6 +45,15 @@ pub struct Answer {
     pub headers: http::HeaderMap,
     /// The body.
     pub body: Bytes,
+}
+
+/// What [`Engine::gc`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// The containers removed.
+    pub removed: Vec<String>,
+    /// The containers left, and why (a live owner, another host).
+    pub left: Vec<(String, String)>,
 }
 
 /// What the ping and `GET /version` say.
@@ -190,25 +200,44 @@ impl Engine {
     }
 
     /// Removes the containers cstream created (labelled `io.cstream.run`)
-    /// that are at least `older_than` old, such as those a killed process
-    /// left behind. Containers without cstream's label are never touched.
-    /// Returns the ids removed.
-    pub async fn gc(&self, older_than: Duration) -> Result<Vec<String>, Error> {
+    /// that are at least `older_than` old and no run is using: stopped ones,
+    /// and running ones whose owner process is provably gone (same host and
+    /// boot, no process with that pid and start time), such as those a killed
+    /// `cstream` left. Running containers of live owners, of other hosts, or
+    /// without an owner label are left and listed, unless `force`.
+    /// Containers without cstream's label are never touched.
+    pub async fn gc(&self, older_than: Duration, force: bool) -> Result<Collected, Error> {
         let now = unix_now();
-        let mut removed = Vec::new();
+        let mut out = Collected::default();
         for c in self.containers_labelled(&[labels::RUN]).await? {
-            let created = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::CREATED))
+            let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
+            let created = label(labels::CREATED)
                 .and_then(|t| t.parse::<u64>().ok())
                 .unwrap_or(u64::try_from(c.created).unwrap_or(0));
-            if now.saturating_sub(created) >= older_than.as_secs() {
-                self.remove_container(&c.id).await?;
-                removed.push(c.id);
+            if now.saturating_sub(created) < older_than.as_secs() {
+                continue;
+            }
+            let running = matches!(c.state.as_str(), "running" | "paused" | "restarting");
+            let owner = label(labels::OWNER).and_then(|o| Owner::parse(o));
+            let keep = match (running, owner) {
+                (false, _) => None,
+                (true, _) if force => None,
+                (true, Some(o)) => match o.liveness() {
+                    Liveness::Gone => None,
+                    Liveness::Alive => Some(format!("{}: its owner, pid {} on this host, runs", c.state, o.pid)),
+                    Liveness::Unknown => Some(format!("{}: its owner is pid {} on host {}", c.state, o.pid, o.host)),
+                },
+                (true, None) => Some(format!("{}: it has no owner label", c.state)),
+            };
+            match keep {
+                Some(why) => out.left.push((c.id, why)),
+                None => {
+                    self.remove_container(&c.id).await?;
+                    out.removed.push(c.id);
+                }
             }
         }
-        Ok(removed)
+        Ok(out)
     }
 
     /// Sends any Engine API request and returns its whole answer: the escape
@@ -246,7 +275,8 @@ impl Engine {
                 return Run::failed(Error::Spec(e));
             }
         }
-        let run = RunInfo { run_id: new_run_id(), created_unix: unix_now() };
+        let owner = Owner::this_process().map(|o| o.to_string());
+        let run = RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner };
         Run::spawn(self.clone(), spec, run, transcript)
     }
 

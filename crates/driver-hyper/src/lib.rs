@@ -32,6 +32,7 @@ mod connect;
 mod engine;
 mod error;
 mod exchange;
+mod owner;
 mod pool;
 mod run;
 mod transcript;
@@ -45,8 +46,9 @@ pub use cstream_proto_core::{
     CommandError, EndReason, Event, EventKind, Phase, ProcessEnd, ProcessId, PullPolicy, RunSpec, SpecError, Stream,
     TtySize,
 };
-pub use engine::{Answer, Engine, Version};
+pub use engine::{Answer, Collected, Engine, Version};
 pub use error::Error;
+pub use owner::{Liveness, Owner};
 pub use run::{Ack, Control, ResizeAck, Run, RunDriver, RunHandle, refuse};
 pub use transcript::{Transcript, data_json};
 

@@ -200,7 +200,7 @@ async fn info_version_list_and_gc_speak_1_52() {
     let listed = engine.containers_labelled(&["t=gc"]).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(engine.containers_labelled(&["t=other"]).await.unwrap().is_empty());
-    assert_eq!(engine.gc(Duration::ZERO).await.unwrap(), [listed[0].id.clone()]);
+    assert_eq!(engine.gc(Duration::ZERO, false).await.unwrap().removed, [listed[0].id.clone()]);
     assert_eq!(fake.containers(), 0);
     let paths = paths(&fake);
     assert!(paths.contains(&"/v1.52/info".to_string()) && paths.contains(&"/version".to_string()), "{paths:#?}");

@@ -30,9 +30,9 @@ async fn gc_removes_only_labelled_containers(target: Target) {
     let foreign: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     let foreign = foreign["Id"].as_str().unwrap().to_string();
 
-    let removed = engine.gc(Duration::from_secs(3600)).await.unwrap();
+    let removed = engine.gc(Duration::from_secs(3600), false).await.unwrap().removed;
     assert!(!removed.contains(&kept), "a fresh container is not old enough");
-    let removed = engine.gc(Duration::ZERO).await.unwrap();
+    let removed = engine.gc(Duration::ZERO, false).await.unwrap().removed;
     assert!(removed.contains(&kept), "{removed:?}");
     assert!(!removed.contains(&foreign), "a container without cstream's label was removed");
     let left: Vec<String> = engine
@@ -134,7 +134,7 @@ async fn docker_killed_and_restarted_mid_run() {
     // the engine holds nothing of it before gc runs (the removal may take
     // the engine a moment to finish).
     wait_until_no_containers(&engine, &label, Duration::from_secs(10)).await;
-    let removed = engine.gc(Duration::ZERO).await.unwrap();
+    let removed = engine.gc(Duration::ZERO, false).await.unwrap().removed;
     eprintln!("error after {after:?}: {message}; run ended after {ended:?} with {names:?}; gc removed {removed:?}");
     assert!(!removed.contains(&container), "gc found the run's container {container}: the run left it");
     assert_no_containers(&engine, &label).await;

@@ -65,7 +65,7 @@
 //! use cstream_proto_core::{Input, Machine, Output, RunInfo, RunSpec, EventKind, Stream};
 //!
 //! let spec = RunSpec::builder("alpine:3.20").command(["echo", "hi"]).build()?;
-//! let run = RunInfo { run_id: "r1".into(), created_unix: 1_700_000_000 };
+//! let run = RunInfo { run_id: "r1".into(), created_unix: 1_700_000_000, owner: None };
 //! let mut m = Machine::new(spec, run, Duration::ZERO);
 //! let mut out = Vec::new();
 //! // What the engine answers, keyed by the start of the request path.

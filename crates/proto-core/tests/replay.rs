@@ -116,7 +116,7 @@ fn apply(m: &mut Machine, line: &Value, split: &mut dyn FnMut(Bytes) -> Vec<Byte
 }
 
 fn machine(head: &Value) -> Machine {
-    Machine::new(spec(head), RunInfo { run_id: "replay".into(), created_unix: 0 }, Duration::ZERO)
+    Machine::new(spec(head), RunInfo { run_id: "replay".into(), created_unix: 0, owner: None }, Duration::ZERO)
 }
 
 #[test]

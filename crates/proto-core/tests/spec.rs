@@ -8,7 +8,7 @@ use cstream_proto_core::{RunInfo, RunSpec, SpecError};
 use serde_json::{Value, json};
 
 fn run() -> RunInfo {
-    RunInfo { run_id: "r-42".into(), created_unix: 1_700_000_000 }
+    RunInfo { run_id: "r-42".into(), created_unix: 1_700_000_000, owner: None }
 }
 
 #[test]
@@ -220,6 +220,10 @@ fn the_create_body_for_a_full_spec() {
     assert_eq!(v["Env"], json!(["CI=true", "GOPATH=/go", "EMPTY="]));
     assert_eq!((v["WorkingDir"].as_str(), v["User"].as_str()), (Some("/workspace"), Some("1000:1000")));
     assert_eq!(v["Labels"]["team"], "ci");
+    assert_eq!(v["Labels"].get("io.cstream.owner"), None, "no owner given, none sent");
+    let owned = RunInfo { owner: Some("host=h;boot=b;pid=7;start=9".into()), ..run() };
+    let v: Value = serde_json::from_slice(&body(&spec, &owned)).unwrap();
+    assert_eq!(v["Labels"]["io.cstream.owner"], "host=h;boot=b;pid=7;start=9");
     assert_eq!(
         (v["Tty"].as_bool(), v["OpenStdin"].as_bool(), v["StdinOnce"].as_bool()),
         (Some(true), Some(true), Some(true))

@@ -210,7 +210,7 @@ impl WireSpec {
                 max_frame_hold: size(l.max_frame_hold),
             });
         }
-        let run = RunInfo { run_id: self.run_id, created_unix: self.created_unix };
+        let run = RunInfo { run_id: self.run_id, created_unix: self.created_unix, owner: None };
         Ok((b.build()?, run, from_nanos(self.now)))
     }
 }

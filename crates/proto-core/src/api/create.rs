@@ -19,6 +19,10 @@ pub mod labels {
     pub const CREATOR: &str = "io.cstream.creator";
     /// When it was created, in seconds since the Unix epoch.
     pub const CREATED: &str = "io.cstream.created";
+    /// Which process on which host runs it (the driver's text, such as
+    /// `host=ci-7;boot=<boot id>;pid=4242;start=<start time>`), so that
+    /// `gc` removes a running container only when its owner is gone.
+    pub const OWNER: &str = "io.cstream.owner";
 }
 
 /// Who a run is and when it began, for the labels. Given by the caller,
@@ -29,6 +33,8 @@ pub struct RunInfo {
     pub run_id: String,
     /// Wall-clock start of the run, seconds since the Unix epoch.
     pub created_unix: u64,
+    /// The process that runs it, for the owner label; `None` for none.
+    pub owner: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -114,6 +120,9 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
     labels.insert(labels::RUN, &run.run_id);
     labels.insert(labels::CREATOR, creator);
     labels.insert(labels::CREATED, &created);
+    if let Some(owner) = &run.owner {
+        labels.insert(labels::OWNER, owner);
+    }
     // Swap is off unless asked for: memory+swap equal to memory.
     let memory_swap = spec.memory.map(|m| spec.memory_swap.unwrap_or(m as i64));
     let body = Body {

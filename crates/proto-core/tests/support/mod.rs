@@ -506,7 +506,7 @@ pub fn name(k: &EventKind) -> &'static str {
 }
 
 pub fn run_info() -> RunInfo {
-    RunInfo { run_id: "run-1".into(), created_unix: 1_700_000_000 }
+    RunInfo { run_id: "run-1".into(), created_unix: 1_700_000_000, owner: None }
 }
 
 /// A hook called at each step with the machine and the virtual time, so a
