@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 30), starting from the
-# committed seeds. A longer hunt: scripts/fuzz.sh 3600
+# committed seeds (fuzz/seeds/<target>/, which every target must have). A
+# longer hunt: scripts/fuzz.sh 3600
+# Fails, saying why, when the targets cannot be listed or a seed corpus is
+# missing or empty: it never passes having fuzzed nothing.
 # A crash leaves its input in fuzz/artifacts/<target>/; turn it into a
 # regression test before fixing it.
 set -euo pipefail
@@ -17,9 +20,23 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 cd fuzz
-for target in $(cargo +nightly fuzz list); do
+if ! targets=$(cargo +nightly fuzz list); then
+  echo "fuzz: 'cargo +nightly fuzz list' failed; nothing was fuzzed" >&2
+  exit 1
+fi
+if [ -z "$targets" ]; then
+  echo "fuzz: 'cargo +nightly fuzz list' found no targets; nothing was fuzzed" >&2
+  exit 1
+fi
+for target in $targets; do
+  if [ -z "$(ls -A "seeds/$target" 2>/dev/null)" ]; then
+    echo "fuzz: no seed corpus for $target: fuzz/seeds/$target/ is missing or empty" >&2
+    exit 1
+  fi
+done
+for target in $targets; do
   corpus=$(mktemp -d)
-  cp seeds/"$target"/* "$corpus"/ 2>/dev/null || true
+  cp seeds/"$target"/* "$corpus"/
   echo "fuzz: $target for ${seconds}s"
   if ! cargo +nightly fuzz run "$target" "$corpus" -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$corpus.log" 2>&1; then
