@@ -2,6 +2,8 @@
 //! byte-exact and apart, the --json schema, record/replay, asciicast export,
 //! Ctrl-C, and bad input. Needs scripts/engines.sh's engines and image.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -9,27 +11,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value;
 
-const IMAGE: &str = "cstream-test:latest";
-const ENGINES: [&str; 3] =
-    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
+use common::*;
 
 fn cstream(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cstream")).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn label(what: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("cstream.test={what}-{}-{nanos}", std::process::id())
-}
-
-fn left_behind(engine: &str, label: &str) -> usize {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
-            .await
-            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
-        e.containers_labelled(&[label]).await.unwrap().len()
-    })
 }
 
 fn run(engine: &str, extra: &[&str], cmd: &[&str]) -> (Output, String) {

@@ -2,14 +2,14 @@
 //! cstream container on an engine, which other tests running beside it would
 //! not survive.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const IMAGE: &str = "cstream-test:latest";
-const ENGINES: [&str; 3] =
-    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
+use common::*;
 
 /// One gc at a time: each removes what the other's containers would be.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());

@@ -1,6 +1,8 @@
-//! Issue 16, "Nothing leaked": a closed terminal (SIGHUP) stops the run like
+//! Nothing leaked, nothing lost: a closed terminal (SIGHUP) stops the run like
 //! Ctrl-C; `-i` never keeps a finished run waiting on stdin; lost output or a
 //! doubtful outcome never exits 0. Needs scripts/engines.sh's engines and image.
+
+mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -9,30 +11,7 @@ use std::time::{Duration, Instant};
 use cstream_fake_engine::{FakeDocker29, Script};
 use serde_json::Value;
 
-const IMAGE: &str = "cstream-test:latest";
-const ENGINES: [&str; 3] =
-    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
-
-fn label(what: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("cstream.test={what}-{}-{nanos}", std::process::id())
-}
-
-/// How many containers carry `label` on `engine`; removes them, so that a
-/// failing test leaves nothing behind either.
-fn left_behind(engine: &str, label: &str) -> usize {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
-            .await
-            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
-        let left = e.containers_labelled(&[label]).await.unwrap();
-        for c in &left {
-            let _ = e.remove_container(&c.id).await;
-        }
-        left.len()
-    })
-}
+use common::*;
 
 /// Reads the rest of a pipe on a thread of its own.
 fn collect(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {

@@ -9,6 +9,8 @@
 //! or more. (The engines themselves do part of a removal one at a time, so
 //! the total is more than one removal's time.)
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,33 +19,11 @@ use cstream_engine::{EventKind, PullPolicy, Run, RunSpec};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const IMAGE: &str = "cstream-test:latest";
-const ENGINES: [&str; 3] =
-    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
+use common::*;
+
 const RUNS: usize = 8;
 /// How long the proxy holds each removal.
 const HOLD: Duration = Duration::from_secs(1);
-
-fn label(what: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{what}-{}-{nanos}", std::process::id())
-}
-
-/// How many containers carry `cstream.test=label`; removes them, so that a
-/// failing test leaves nothing behind either.
-fn left_behind(engine: &str, label: &str) -> usize {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
-            .await
-            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
-        let left = e.containers_labelled(&[&format!("cstream.test={label}")]).await.unwrap();
-        for c in &left {
-            let _ = e.remove_container(&c.id).await;
-        }
-        left.len()
-    })
-}
 
 /// A Unix socket in front of an engine's that passes every connection on,
 /// noting when those whose first request is a `DELETE` (the blocking
@@ -60,7 +40,7 @@ type Arrivals = Arc<Mutex<Vec<Instant>>>;
 impl SlowRemovals {
     fn new(engine: &str) -> SlowRemovals {
         let upstream = PathBuf::from(engine.strip_prefix("unix://").unwrap());
-        let path = std::env::temp_dir().join(format!("{}.sock", label("cstream-slow-removals")));
+        let path = std::env::temp_dir().join(format!("{}.sock", label("slow-removals").replace('=', "-")));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, listening) = std::sync::mpsc::channel();
         let (p, removals) = (path.clone(), Arrivals::default());
@@ -118,15 +98,17 @@ async fn pass_on(mut client: tokio::net::UnixStream, upstream: PathBuf, removals
     }
 }
 
-/// Starts [`RUNS`] runs through `proxy` on `rt` and waits until each has printed.
+/// Starts [`RUNS`] runs labelled `label` (`key=value`) through `proxy` on
+/// `rt` and waits until each has printed.
 fn start_runs(rt: &tokio::runtime::Runtime, proxy: &SlowRemovals, label: &str) -> Vec<Run> {
+    let (key, value) = label.split_once('=').unwrap();
     rt.block_on(async {
         let e = cstream_engine::connect(&proxy.endpoint(), cstream_engine::Remote::Refuse).await.unwrap();
         let mut runs: Vec<Run> = (0..RUNS)
             .map(|_| {
                 let spec = RunSpec::builder(IMAGE)
                     .pull(PullPolicy::Never)
-                    .label("cstream.test", label)
+                    .label(key, value)
                     .command(["sh", "-c", "echo up; exec sleep 600"])
                     .build()
                     .unwrap();

@@ -1,0 +1,34 @@
+//! What the `cstream` binary's tests share: the engines, the test image, a
+//! unique label, and the engine's own list of what a test left behind.
+
+#![allow(dead_code)]
+
+/// The image `scripts/engines.sh` imports into every engine.
+pub const IMAGE: &str = "cstream-test:latest";
+
+/// Docker 20.10, Docker 26 and Podman, over their Unix sockets.
+pub const ENGINES: [&str; 3] =
+    ["unix:///var/run/docker.sock", "unix:///run/cstream-docker-current.sock", "unix:///run/podman/podman.sock"];
+
+/// A label no other run carries: `cstream.test=WHAT-PID-NANOS`.
+pub fn label(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("cstream.test={what}-{}-{nanos}", std::process::id())
+}
+
+/// How many containers carry `label` (`key=value`) on `engine`, by the
+/// engine's own list; removes them, so that a failing test leaves nothing
+/// behind either.
+pub fn left_behind(engine: &str, label: &str) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
+            .await
+            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
+        let left = e.containers_labelled(&[label]).await.unwrap();
+        for c in &left {
+            let _ = e.remove_container(&c.id).await;
+        }
+        left.len()
+    })
+}
