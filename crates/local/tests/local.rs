@@ -202,16 +202,20 @@ async fn output_without_a_newline_comes_at_once() {
 
 #[tokio::test]
 async fn grandchildren_holding_the_pipes_do_not_hang_the_run() {
-    let mut r = LocalProcess::new("sh", ["-c", "sleep 300 & echo started"]).heartbeat(None).run();
+    let mut r = LocalProcess::new("sh", ["-c", "sleep 300 & echo $!"]).heartbeat(None).run();
     let o = collect(&mut r).await;
-    assert_eq!(o.stdout, b"started\n");
     assert_eq!(code(&o), Some(0));
-    assert!(
-        !std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
-            std::fs::read_to_string(p.path().join("cmdline")).is_ok_and(|c| c.split('\0').eq(["sleep", "300", ""]))
-        }),
-        "the grandchild went with the group"
-    );
+    // This grandchild by its pid: another `sleep 300` on the host (another
+    // run of this test, say) is none of this test's business. Gone, a zombie
+    // (its cmdline empty) or the pid taken by another process: it went with
+    // the group. A kill is not instant, so it has a few seconds.
+    let pid: u32 = String::from_utf8(o.stdout).unwrap().trim().parse().expect("the grandchild's pid");
+    let cmdline = format!("/proc/{pid}/cmdline");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&cmdline).is_ok_and(|c| c.split('\0').eq(["sleep", "300", ""])) {
+        assert!(std::time::Instant::now() < deadline, "the grandchild {pid} still runs: it did not go with the group");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
