@@ -150,6 +150,52 @@ fn json_lines_follow_the_schema() {
     }
 }
 
+/// Runs `echo one`, `two` to stderr, `echo three`, `exit 5` with `--json
+/// --record rec`, in that order across the two streams: the engine keeps no
+/// order between stdout and stderr, so the process waits for a line on its
+/// stdin before each next write, and the test sends it once the previous
+/// write has come out of cstream (one JSON object per event, flushed).
+/// Returns cstream's stdout and exit code.
+fn in_order(engine: &str, rec: &str) -> (String, Option<i32>) {
+    use std::io::Write;
+    let l = label("rec");
+    let script = "echo one; read _; printf 'two\\n' >&2; read _; echo three; exit 5";
+    // The time limit ends the run, and this reading, should a step never come.
+    let args = ["run", "-i", "--timeout", "60s", "--engine", engine, "--pull", "never", "--label", &l, "--json"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
+        .args(args)
+        .args(["--record", rec, IMAGE, "sh", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut steps = [("stdout", "one\n"), ("stderr", "two\n")].into_iter().peekable();
+    let mut seen = String::new();
+    let mut live = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if let Some((stream, text)) = steps.peek() {
+            if v["type"] == "output" && v["stream"] == *stream {
+                seen.push_str(&String::from_utf8(decode(&v)).unwrap());
+                if seen == *text {
+                    seen.clear();
+                    steps.next();
+                    stdin.write_all(b"\n").unwrap();
+                }
+            }
+        }
+        live.push_str(&line);
+        live.push('\n');
+    }
+    drop(stdin);
+    let code = child.wait().unwrap().code();
+    assert!(steps.peek().is_none(), "{engine}: every step came: {live}");
+    assert_eq!(left_behind(engine, &l), 0, "a container was left behind");
+    (live, code)
+}
+
 #[test]
 fn record_replay_and_asciicast() {
     let dir = std::env::temp_dir().join(label("rec").replace('=', "-"));
@@ -157,13 +203,11 @@ fn record_replay_and_asciicast() {
     for (i, engine) in ENGINES.iter().enumerate() {
         let rec = dir.join(format!("run{i}.rec"));
         let rec_s = rec.to_str().unwrap();
-        // Order between stdout and stderr is kept only when the process leaves time between them.
-        let script = "echo one; sleep 0.2; printf 'two\\n' >&2; sleep 0.2; echo three; exit 5";
-        let (live, _) = run(engine, &["--json", "--record", rec_s], &["sh", "-c", script]);
-        assert_eq!(live.status.code(), Some(5));
+        let (live, code) = in_order(engine, rec_s);
+        assert_eq!(code, Some(5));
         let replayed = cstream(&["replay", "--json", rec_s]);
         assert_eq!(replayed.status.code(), Some(5), "replay exits as the run did");
-        assert_eq!(String::from_utf8_lossy(&replayed.stdout), String::from_utf8_lossy(&live.stdout), "the same events");
+        assert_eq!(String::from_utf8_lossy(&replayed.stdout), live, "the same events");
         let text = cstream(&["replay", rec_s]);
         assert_eq!((text.stdout.as_slice(), text.stderr.as_slice()), (&b"one\nthree\n"[..], &b"two\n"[..]));
 
@@ -206,16 +250,23 @@ fn record_replay_and_asciicast() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Starts cstream, waits for the process's first line, and returns the child.
-fn start_until_ready(engine: &str, l: &str, extra: &[&str], script: &str) -> std::process::Child {
+/// Starts cstream, waits for the process's first line, and returns the child
+/// and the rest of its stdout.
+fn start_until_ready(
+    engine: &str,
+    l: &str,
+    extra: &[&str],
+    script: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut args = vec!["run", "--engine", engine, "--pull", "never", "--label", l];
     args.extend_from_slice(extra);
     args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_cstream")).args(&args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
-    child
+    (child, out)
 }
 
 fn interrupt(child: &std::process::Child) {
@@ -240,7 +291,7 @@ fn wait_with_limit(mut child: std::process::Child, limit: Duration) -> std::proc
 fn ctrl_c_stops_the_process_and_removes_the_container() {
     for engine in ENGINES {
         let l = label("sigint");
-        let child =
+        let (child, _out) =
             start_until_ready(engine, &l, &[], "trap 'exit 130' TERM; echo ready; while true; do sleep 0.1; done");
         interrupt(&child);
         let status = wait_with_limit(child, Duration::from_secs(60));
@@ -253,12 +304,15 @@ fn ctrl_c_stops_the_process_and_removes_the_container() {
 fn a_second_ctrl_c_kills_at_once() {
     for engine in ENGINES {
         let l = label("sigint2");
-        // PID 1 without a handler ignores SIGTERM; with a 600 s grace period only
-        // the second Ctrl-C can end it within the test's limit.
-        let child =
-            start_until_ready(engine, &l, &["--stop-timeout", "600"], "echo ready; while true; do sleep 0.1; done");
+        // The process says it got the SIGTERM of the first Ctrl-C and goes on;
+        // with a 600 s grace period only the second Ctrl-C, sent once the
+        // first has reached the process, can end it within the test's limit.
+        let script = "trap 'echo got TERM' TERM; echo ready; while true; do sleep 0.1; done";
+        let (child, mut out) = start_until_ready(engine, &l, &["--stop-timeout", "600"], script);
         interrupt(&child);
-        std::thread::sleep(Duration::from_millis(500));
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "got TERM\n", "{engine}");
         interrupt(&child);
         let status = wait_with_limit(child, Duration::from_secs(60));
         assert_eq!(status.code(), Some(137), "{engine}: killed");
