@@ -80,13 +80,18 @@ async fn tty_output_is_raw_and_takes_input(target: Target) {
 async fn terminal_size_first_and_after_a_resize(target: Target) {
     let engine = target.engine().await;
     let label = unique_label("size");
-    // Docker 20.10 (API 1.41) cannot take a size before start: there the first
-    // reading may come before the resize sent right after start, so it waits.
-    // The current Docker (ConsoleSize) and Podman (a resize before start) have
-    // the size from the process's first instruction.
+    // Docker 20.10 (API 1.41) cannot take a size before start (README: "Docker
+    // 20.10 (API 1.41) refuses a resize before start"): its terminal is 0x0,
+    // for which `stty size` prints nothing, until the resize cstream sends
+    // right after start. There the process waits for a size (10 s at most,
+    // then reads whatever it has). The current Docker (ConsoleSize) and
+    // Podman (a resize before start) have the size from the process's first
+    // instruction, and are read at once.
     let first = match target.sizes_terminal_before_start() {
         true => "stty size",
-        false => "sleep 1; stty size",
+        false => {
+            "i=0; while [ -z \"$(stty size 2>/dev/null)\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; stty size"
+        }
     };
     let script = format!("{first}; read _; stty size");
     let s = spec(&target)
