@@ -57,8 +57,9 @@ pub enum Command {
 /// Which engine to use.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// The engine's address: unix:///path/to/socket or tcp://host:port. Default: DOCKER_HOST,
-    /// CONTAINER_HOST, /var/run/docker.sock, /run/podman/podman.sock, then rootless Podman's.
+    /// The engine's address: unix:///path/to/socket or tcp://host:port. Default: DOCKER_HOST
+    /// (or CONTAINER_HOST) alone when set; else /var/run/docker.sock, /run/podman/podman.sock,
+    /// then rootless Podman's.
     #[arg(long, value_name = "URL")]
     pub engine: Option<String>,
     /// Look only for this engine's sockets.

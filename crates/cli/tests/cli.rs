@@ -90,6 +90,26 @@ fn bad_input_is_one_clear_line_and_125() {
     }
 }
 
+/// An engine named by `DOCKER_HOST` (or `CONTAINER_HOST`) is the only one
+/// tried: unreachable is an error, never a quiet run on the default socket.
+#[test]
+fn an_engine_named_in_the_environment_is_the_only_one_tried() {
+    for var in ["DOCKER_HOST", "CONTAINER_HOST"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cstream"))
+            .args(["run", "--pull", "never", IMAGE, "echo", "hi"])
+            .env_remove("DOCKER_HOST")
+            .env(var, "unix:///nonexistent.sock")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{var}");
+        assert!(out.stdout.is_empty(), "{var}: it ran somewhere else: {:?}", String::from_utf8_lossy(&out.stdout));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("cstream: ") && err.contains("unix:///nonexistent.sock"), "{var}: {err}");
+    }
+}
+
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8(stdout.to_vec()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }

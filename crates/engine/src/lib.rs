@@ -1,12 +1,15 @@
 //! Find a Docker or Podman engine, over its Unix socket or plain TCP, and run
 //! commands in containers as streams of typed events.
 //!
-//! [`discover`] looks where engines live, in this order, and takes the
-//! first that answers a ping: `DOCKER_HOST` (`unix://` or `tcp://`),
-//! `CONTAINER_HOST`, `/var/run/docker.sock`, Podman's rootful
-//! `/run/podman/podman.sock`, then rootless `$XDG_RUNTIME_DIR/podman/podman.sock`.
-//! With a [`Runtime`] it looks only where that engine lives. When none
-//! answers, the error lists each place and why.
+//! [`discover`] takes the engine the environment names, as the docker CLI
+//! does: `DOCKER_HOST` (`unix://` or `tcp://`), else `CONTAINER_HOST`; when
+//! one is set it is the only candidate, and an engine that does not answer
+//! there is an error, never a quiet run elsewhere. With neither set it looks
+//! where engines live, in this order, and takes the first that answers a
+//! ping: `/var/run/docker.sock`, Podman's rootful `/run/podman/podman.sock`,
+//! then rootless `$XDG_RUNTIME_DIR/podman/podman.sock`. With a [`Runtime`] it
+//! looks only where that engine lives. When none answers, the error lists
+//! each place and why.
 //!
 //! ```no_run
 //! use cstream_engine::{EventKind, RunSpec};
@@ -114,11 +117,14 @@ fn candidates_in(
     let mut v = Vec::new();
     let docker = runtime != Some(Runtime::Podman);
     let podman = runtime != Some(Runtime::Docker);
-    if docker {
-        v.extend(env("DOCKER_HOST"));
-    }
-    if podman {
-        v.extend(env("CONTAINER_HOST"));
+    // An engine the user named is the only candidate, as with the docker CLI:
+    // unreachable is an error, never a quiet run on another engine.
+    let named = match (docker.then(|| env("DOCKER_HOST")).flatten(), podman.then(|| env("CONTAINER_HOST")).flatten()) {
+        (Some(host), _) | (None, Some(host)) => Some(host),
+        (None, None) => None,
+    };
+    if let Some(host) = named {
+        return vec![host];
     }
     if docker {
         v.push(format!("unix://{DOCKER_SOCKET}"));
@@ -178,18 +184,28 @@ mod tests {
             "CONTAINER_HOST" => Some("unix:///run/user/1000/podman/podman.sock".to_string()),
             _ => None,
         };
-        let all = candidates_in(None, env, Some(PathBuf::from("/run/user/1000/podman/podman.sock")));
+        // DOCKER_HOST, when set, is the only candidate; CONTAINER_HOST for Podman.
+        let rootless = || Some(PathBuf::from("/run/user/1000/podman/podman.sock"));
+        assert_eq!(candidates_in(None, env, rootless()), ["tcp://127.0.0.1:2375"]);
+        assert_eq!(candidates_in(Some(Runtime::Podman), env, None), ["unix:///run/user/1000/podman/podman.sock"]);
+        let podman_only = |k: &str| (k == "CONTAINER_HOST").then(|| "unix:///c.sock".to_string());
+        assert_eq!(candidates_in(None, podman_only, None), ["unix:///c.sock"]);
         assert_eq!(
-            all,
+            candidates_in(Some(Runtime::Docker), podman_only, None),
+            ["unix:///var/run/docker.sock"],
+            "CONTAINER_HOST does not name a Docker engine"
+        );
+        let unset = |_: &str| None;
+        assert_eq!(
+            candidates_in(None, unset, rootless()),
             [
-                "tcp://127.0.0.1:2375",
-                "unix:///run/user/1000/podman/podman.sock",
                 "unix:///var/run/docker.sock",
                 "unix:///run/podman/podman.sock",
+                "unix:///run/user/1000/podman/podman.sock",
             ]
         );
-        let podman = candidates_in(Some(Runtime::Podman), env, None);
-        assert_eq!(podman, ["unix:///run/user/1000/podman/podman.sock", "unix:///run/podman/podman.sock"]);
+        let empty = |_: &str| Some(String::new());
+        assert_eq!(candidates_in(Some(Runtime::Docker), empty, None), ["unix:///var/run/docker.sock"]);
         let e = Error::NoEngine {
             tried: vec![("unix:///a".into(), "no such file".into()), ("tcp://b:1".into(), "refused".into())],
         };
