@@ -69,15 +69,7 @@ impl Version {
     /// The API version to speak with the engine, or why there is none: a
     /// version pinned outside the engine's range, which the ping cannot tell.
     pub fn agreed(&self) -> Result<ApiVersion, cstream_proto_core::api::version::VersionError> {
-        let (used, v) = (self.info.api, &self.versions);
-        match v.speaks(used) {
-            true => Ok(used),
-            false => Err(cstream_proto_core::api::version::VersionError::Refused {
-                used,
-                engine_oldest: v.oldest,
-                engine_newest: v.newest,
-            }),
-        }
+        self.versions.agree(self.info.api)
     }
 }
 

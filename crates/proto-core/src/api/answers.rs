@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use serde::Deserialize;
 
 use super::ApiVersion;
+use super::version::VersionError;
 
 /// The message of an error answer, from Docker's `{"message": ..}` or
 /// Podman's `{"cause": .., "message": .., "response": ..}`; the body as text
@@ -247,6 +248,14 @@ impl Versions {
     /// Whether the engine speaks `v`.
     pub fn speaks(&self, v: ApiVersion) -> bool {
         (self.oldest..=self.newest).contains(&v)
+    }
+
+    /// `used`, when the engine speaks it; else why not, naming both ranges.
+    pub fn agree(&self, used: ApiVersion) -> Result<ApiVersion, VersionError> {
+        match self.speaks(used) {
+            true => Ok(used),
+            false => Err(VersionError::Refused { used, engine_oldest: self.oldest, engine_newest: self.newest }),
+        }
     }
 }
 

@@ -12,7 +12,6 @@ use bytes::Bytes;
 
 use super::{Input, Machine, Output, Presize, Purpose, Stage, Stop};
 use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine, Versions};
-use crate::api::version::VersionError;
 use crate::api::{ApiVersion, EngineInfo, create, requests};
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
@@ -177,11 +176,10 @@ impl Machine {
             },
             Purpose::Version => {
                 let range = Versions::parse(&body).ok().filter(|_| r.status == Some(200));
-                match range {
-                    Some(v) if !v.speaks(self.api()) => {
-                        let (used, engine_oldest, engine_newest) = (self.api(), v.oldest, v.newest);
+                match range.map(|v| v.agree(self.api())) {
+                    Some(Err(refused)) => {
                         self.held = None;
-                        self.fail(now, Error::Version(VersionError::Refused { used, engine_oldest, engine_newest }))
+                        self.fail(now, Error::Version(refused))
                     }
                     _ => self.release_held(now),
                 }
@@ -271,14 +269,7 @@ impl Machine {
                 self.error(e);
                 self.judge_exit(now, None);
             }
-            // The engine may be restarting: try again, backing off, until the cleanup deadline.
-            Purpose::Remove if self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) => {
-                self.timers.remove_retry = Some(now + self.remove_backoff());
-            }
-            Purpose::Remove => {
-                self.error(e);
-                self.finish(now);
-            }
+            Purpose::Remove => self.retry_cleanup(now, e),
             Purpose::Start => self.start_failed(now, e),
             Purpose::Attach | Purpose::Wait => self.prepare_failed(now, e),
             Purpose::Sweep | Purpose::SweepRemove => self.sweep_failed(now, e),
@@ -538,6 +529,19 @@ impl Machine {
                 self.sweep(now);
             }
             _ => self.finish(now),
+        }
+    }
+
+    /// A remove (or a sweep) failed in transport: the engine may be
+    /// restarting, so try again after a backoff, until the cleanup deadline;
+    /// past it, report `e` and finish.
+    pub(super) fn retry_cleanup(&mut self, now: Duration, e: Error) {
+        match self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) {
+            true => self.timers.remove_retry = Some(now + self.remove_backoff()),
+            false => {
+                self.error(e);
+                self.finish(now);
+            }
         }
     }
 

@@ -70,12 +70,6 @@ impl Machine {
     /// restarting, so list again after a backoff, until the cleanup deadline.
     pub(super) fn sweep_failed(&mut self, now: Duration, e: Error) {
         self.abort(Purpose::SweepRemove);
-        match self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) {
-            true => self.timers.remove_retry = Some(now + self.remove_backoff()),
-            false => {
-                self.error(e);
-                self.finish(now);
-            }
-        }
+        self.retry_cleanup(now, e);
     }
 }
