@@ -62,16 +62,16 @@ pub struct EngineArgs {
     /// then rootless Podman's.
     #[arg(long, value_name = "URL")]
     pub engine: Option<String>,
-    /// Look only for this engine's sockets.
-    #[arg(long, value_enum)]
-    pub runtime: Option<RuntimeArg>,
+    /// Look only for this kind of engine's sockets.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub engine_kind: Option<KindArg>,
     /// Allow a non-loopback tcp:// engine (its API is unauthenticated root access to that host).
     #[arg(long)]
     pub allow_remote: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RuntimeArg {
+pub enum KindArg {
     Docker,
     Podman,
 }

@@ -18,7 +18,7 @@ use clap::Parser;
 use cstream_engine::{EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
 use futures_util::StreamExt;
 
-use args::{Cli, Command, EngineArgs, RunArgs, RuntimeArg};
+use args::{Cli, Command, EngineArgs, KindArg, RunArgs};
 use record::{Record, Recorder};
 use show::{Mode, Shower};
 
@@ -66,14 +66,14 @@ async fn connect(e: &EngineArgs) -> Result<Engine, Error> {
     let remote = if e.allow_remote { Remote::Allow } else { Remote::Refuse };
     match &e.engine {
         Some(url) => cstream_engine::connect(url, remote).await,
-        None => cstream_engine::discover(e.runtime.map(runtime)).await,
+        None => cstream_engine::discover(e.engine_kind.map(runtime)).await,
     }
 }
 
-fn runtime(r: RuntimeArg) -> Runtime {
+fn runtime(r: KindArg) -> Runtime {
     match r {
-        RuntimeArg::Docker => Runtime::Docker,
-        RuntimeArg::Podman => Runtime::Podman,
+        KindArg::Docker => Runtime::Docker,
+        KindArg::Podman => Runtime::Podman,
     }
 }
 
@@ -379,7 +379,7 @@ async fn engines(a: EngineArgs) -> u8 {
     let remote = if a.allow_remote { Remote::Allow } else { Remote::Refuse };
     let candidates = match &a.engine {
         Some(url) => vec![url.clone()],
-        None => cstream_engine::candidates(a.runtime.map(runtime)),
+        None => cstream_engine::candidates(a.engine_kind.map(runtime)),
     };
     let mut reachable = 0;
     for endpoint in candidates {

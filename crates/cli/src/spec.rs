@@ -234,7 +234,7 @@ pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local:
         (a.keep, "--keep"),
         (a.entrypoint.is_some(), "--entrypoint"),
         (a.user.is_some(), "--user"),
-        (a.engine.engine.is_some() || a.engine.runtime.is_some(), "--engine/--runtime"),
+        (a.engine.engine.is_some() || a.engine.engine_kind.is_some(), "--engine/--engine-kind"),
     ];
     if let Some((_, flag)) = container_only.iter().find(|(given, _)| *given) {
         return Err(usage(format!("{flag} applies to containers only, not to --local")));

@@ -391,7 +391,7 @@ fn engines_and_help() {
         "--security-opt",
         "--record",
         "--keep",
-        "--runtime",
+        "--engine-kind",
     ] {
         assert!(run_help.contains(flag), "{flag}");
     }
