@@ -132,9 +132,15 @@ async fn same_assertions_on_every_driver() {
                 .await;
         let handle = r.handle();
         let mut end = None;
+        // Once: the shell may print "Terminated" for its killed `sleep`, and a
+        // second cancel would be SIGKILL.
+        let mut cancelled = false;
         while let Some(e) = r.next().await {
             match e.unwrap().kind {
-                EventKind::Output { .. } => handle.cancel(),
+                EventKind::Output { .. } if !cancelled => {
+                    cancelled = true;
+                    handle.cancel();
+                }
                 EventKind::ProcessEnd(p) => end = Some(p),
                 _ => {}
             }
