@@ -1,5 +1,6 @@
 //! What the `cstream` binary's tests share: the engines, the test image, a
-//! unique label, and the engine's own list of what a test left behind.
+//! unique label, the engine's own list of what a test left behind, and
+//! one call to its API.
 
 #![allow(dead_code)]
 
@@ -30,5 +31,25 @@ pub fn left_behind(engine: &str, label: &str) -> usize {
             let _ = e.remove_container(&c.id).await;
         }
         left.len()
+    })
+}
+
+/// One call to `engine`'s API: its status and body.
+pub fn api(engine: &str, method: &str, path: &str) -> (u16, String) {
+    use cstream_engine::core::api::{ApiVersion, Method, requests};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let e = cstream_engine::connect(engine, cstream_engine::Remote::Refuse)
+            .await
+            .unwrap_or_else(|e| panic!("{engine} unreachable ({e}); run scripts/engines.sh"));
+        let mut r = requests::inspect(ApiVersion::new(1, 41), "x");
+        r.method = match method {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            _ => Method::Delete,
+        };
+        r.path = format!("/v1.41{path}");
+        let a = e.call(r).await.unwrap();
+        (a.status, String::from_utf8_lossy(&a.body).into_owned())
     })
 }
