@@ -249,6 +249,13 @@ impl Engine {
     /// On an engine on this host, bind-mount sources are checked first: a
     /// missing one is an error before anything is created (Podman 4.3 would
     /// otherwise create it as an empty directory, as root).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, saying so: the run needs one for its task.
+    /// Call it from within the runtime (`#[tokio::main]`, `Runtime::block_on`,
+    /// a task, or after `Runtime::enter`); the returned stream may then be
+    /// read from anywhere.
     pub fn run(&self, spec: RunSpec) -> Run {
         self.run_inner(spec, None)
     }

@@ -12,7 +12,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::{CommandError, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec, TtySize};
+use cstream_proto_core::{
+    CommandError, Event, EventKind, Input, Machine, Output, RequestId, RunInfo, RunSpec, TtySize,
+};
 use futures_core::Stream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -21,6 +23,7 @@ use tokio::time::Instant;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::exchange::{StdinOp, exchange};
+use crate::output::{Collector, ExitStatus, Output as RunOutput, RunError};
 use crate::transcript::Transcript;
 
 /// Events waiting for the consumer, at most.
@@ -62,15 +65,73 @@ pub struct RunDriver {
     pub control: mpsc::UnboundedReceiver<Control>,
 }
 
-/// A run in progress: a [`Stream`] of its events, in order.
+/// A run in progress: a [`Stream`] of its events, in order, that ends after
+/// the last one (for a container run, `ContainerRemove`).
 ///
-/// Errors come as `Err` items; the run goes on cleaning up after them, so
-/// keep polling until the stream ends to see the container removed. Dropping
-/// the stream cancels the run; its container is still removed.
+/// For the result rather than the stream, [`output`](Self::output) collects
+/// the output and how the process ended, and [`wait`](Self::wait) how it
+/// ended, as `std::process` does for a child.
+///
+/// # An error is not the end of the stream
+///
+/// An `Err` item says something went wrong (output cut short, the engine
+/// gone, an exit in doubt, the container not removed), and the run goes on
+/// after it: it still stops the process, reports `ProcessEnd` when it can,
+/// and removes the container. So do not leave the loop on the first error:
+/// `event?` returns from your function and drops the run, and dropping a run
+/// kills the process at once (SIGKILL, no stop signal, no grace period) and
+/// reports no `ProcessEnd`; the container is still removed, unseen. Keep the
+/// errors and read on until the stream ends:
+///
+/// ```no_run
+/// # async fn demo(engine: cstream_driver_hyper::Engine) -> Result<(), Box<dyn std::error::Error>> {
+/// use cstream_driver_hyper::{EventKind, RunSpec};
+/// use futures_util::StreamExt;
+///
+/// let mut run = engine.run(RunSpec::builder("alpine:3.20").command(["make"]).build()?);
+/// let mut errors = Vec::new();
+/// let mut code = None;
+/// while let Some(item) = run.next().await {
+///     match item {
+///         Ok(event) => match event.kind {
+///             EventKind::Output { data, .. } => print!("{}", String::from_utf8_lossy(&data)),
+///             EventKind::ProcessEnd(end) => code = end.exit_code,
+///             _ => {}
+///         },
+///         // Not the end: the run goes on stopping and cleaning up.
+///         Err(e) => errors.push(e),
+///     }
+/// }
+/// // The stream has ended: the run is over and the container gone.
+/// if !errors.is_empty() {
+///     return Err(format!("the run failed: {errors:?} (exit code {code:?})").into());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// To stop a run, [`cancel`](Self::cancel) it and read on: the stop signal,
+/// the grace period, then SIGKILL, and `ProcessEnd { reason: Cancelled }`.
+/// Dropping the stream cancels the run as described above: the run's task
+/// removes the container without anyone polling.
 pub struct Run {
     events: mpsc::Receiver<Result<Event, Error>>,
     control: mpsc::UnboundedSender<Control>,
+    /// The container's id, once `ContainerCreate` went by.
+    container_id: Option<String>,
 }
+
+/// A run and its driver's side, connected: for drivers other than the engine
+/// drivers (the local-process driver), so that their users get the same
+/// [`Run`].
+pub fn pair() -> (Run, RunDriver) {
+    let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+    let (control, control_rx) = mpsc::unbounded_channel();
+    (Run { events, control, container_id: None }, RunDriver { events: events_tx, control: control_rx })
+}
+
+/// What a run outside a Tokio runtime panics with.
+pub(crate) const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runtime, for the task that drives it: \
+    start it from within the runtime (`#[tokio::main]`, `Runtime::block_on`, a task, or after `Runtime::enter`)";
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,13 +140,11 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    /// A run and its driver's side, connected.
-    pub fn pair() -> (Run, RunDriver) {
-        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
-        let (control, control_rx) = mpsc::unbounded_channel();
-        (Run { events, control }, RunDriver { events: events_tx, control: control_rx })
-    }
-
+    /// Starts the task that drives the run, on the current Tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, with [`NO_RUNTIME`]'s message.
     pub(crate) fn spawn(engine: Engine, spec: RunSpec, run: RunInfo, transcript: Option<Transcript>) -> Run {
         let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -106,8 +165,9 @@ impl Run {
             transcript,
             resizes: HashMap::new(),
         };
-        tokio::spawn(task.run(control_rx));
-        Run { events, control }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{NO_RUNTIME}") };
+        runtime.spawn(task.run(control_rx));
+        Run { events, control, container_id: None }
     }
 
     /// A run that failed before it began: its stream yields `error` and ends.
@@ -115,7 +175,59 @@ impl Run {
         let (events_tx, events) = mpsc::channel(1);
         let (control, _) = mpsc::unbounded_channel();
         let _ = events_tx.try_send(Err(error));
-        Run { events, control }
+        Run { events, control, container_id: None }
+    }
+
+    /// Reads the run to its end and returns how the process ended and
+    /// everything it wrote, as [`std::process::Command::output`] does.
+    ///
+    /// Any error item makes it an `Err`, even when the process exited 0:
+    /// output cut short, an exit the engine could not report, a container
+    /// that could not be removed all leave the result in doubt. The
+    /// [`RunError`] carries every error, how the process ended when that is
+    /// known, and the output as far as it arrived. A run whose process exits
+    /// non-zero is an `Ok`: check [`status.success()`](ExitStatus::success).
+    /// Events already read from the stream are not in the result.
+    ///
+    /// The output is held in memory, whatever its size: for a process that
+    /// writes a lot, read the stream instead. Dropping the future drops the
+    /// run (see [`Run`]: killed at once).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: cstream_driver_hyper::Engine) -> Result<(), Box<dyn std::error::Error>> {
+    /// use cstream_driver_hyper::RunSpec;
+    ///
+    /// let spec = RunSpec::builder("alpine:3.20").command(["sh", "-c", "echo hi; exit 3"]).build()?;
+    /// let out = engine.run(spec).output().await?;
+    /// assert_eq!(out.stdout, b"hi\n");
+    /// assert_eq!(out.status.code(), Some(3));
+    /// assert!(!out.status.success());
+    /// # Ok(()) }
+    /// ```
+    pub async fn output(self) -> Result<RunOutput, RunError> {
+        self.collect(Collector::new(true)).await
+    }
+
+    /// Reads the run to its end, dropping its output, and returns how the
+    /// process ended, as [`std::process::Child::wait`] does. Any error item
+    /// makes it an `Err`, as for [`output`](Self::output).
+    pub async fn wait(self) -> Result<ExitStatus, RunError> {
+        self.collect(Collector::new(false)).await.map(|o| o.status)
+    }
+
+    async fn collect(mut self, mut into: Collector) -> Result<RunOutput, RunError> {
+        while let Some(item) = std::future::poll_fn(|cx| Pin::new(&mut self).poll_next(cx)).await {
+            into.push(item);
+        }
+        into.finish(self.container_id.take())
+    }
+
+    /// The container's id, once this stream has yielded `ContainerCreate`:
+    /// `None` before (it is set as the event is read, not when the engine
+    /// answers, so it never runs ahead of the stream), and always for local
+    /// runs. It stays set after the container is removed.
+    pub fn container_id(&self) -> Option<&str> {
+        self.container_id.as_deref()
     }
 
     /// A handle for commands (cancel, stdin, resize) that can be cloned and
@@ -238,7 +350,11 @@ impl Stream for Run {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.events.poll_recv(cx)
+        let item = self.events.poll_recv(cx);
+        if let Poll::Ready(Some(Ok(Event { kind: EventKind::ContainerCreate { id, .. }, .. }))) = &item {
+            self.container_id = Some(id.clone());
+        }
+        item
     }
 }
 

@@ -17,6 +17,7 @@
 use std::io;
 use std::net::SocketAddr;
 
+use cstream_driver_hyper::driver::{BlockingIo, BoxFuture, BoxIo, Connector};
 pub use cstream_driver_hyper::*;
 
 /// Whether a non-loopback address may be used.

@@ -21,6 +21,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use cstream_driver_hyper::driver::{BlockingIo, BoxFuture, BoxIo, Connector};
 pub use cstream_driver_hyper::*;
 
 /// Docker's socket.

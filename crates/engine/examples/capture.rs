@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use cstream_engine::{EventKind, PullPolicy, RunSpec, Transcript};
+use cstream_engine::driver::Transcript;
+use cstream_engine::{EventKind, PullPolicy, RunSpec};
 use futures_util::StreamExt;
 use serde_json::json;
 

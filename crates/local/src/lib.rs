@@ -3,18 +3,57 @@
 //! `TerminalResize`, `ProcessEnd`, as the same [`Run`] stream. Switching
 //! between a container and a local process is one constructor.
 //!
-//! ```no_run
+//! For the result, as `std::process::Command::output` gives it:
+//!
+//! ```
+//! use cstream_local::LocalProcess;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let out = LocalProcess::new("sh", ["-c", "echo hi; echo oops >&2; exit 3"]).run().output().await?;
+//! assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"hi\n"[..], &b"oops\n"[..]));
+//! assert_eq!(out.status.code(), Some(3));
+//! assert!(!out.status.success());
+//! # Ok(()) }
+//! ```
+//!
+//! Or as it happens. An `Err` item is not the end of the stream: the run
+//! goes on to report `ProcessEnd`, so keep reading (`event?` would drop the
+//! run, and dropping it kills the process group at once, with no stop signal
+//! and no `ProcessEnd`):
+//!
+//! ```
 //! use cstream_local::LocalProcess;
 //! use cstream_driver_hyper::EventKind;
 //! use futures_util::StreamExt;
 //!
-//! # async fn demo() -> Result<(), cstream_driver_hyper::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
 //! let mut run = LocalProcess::new("sh", ["-c", "echo hi; exit 3"]).env("CI", "true").run();
-//! while let Some(event) = run.next().await {
-//!     if let EventKind::ProcessEnd(end) = event?.kind {
-//!         assert_eq!(end.exit_code, Some(3));
+//! let (mut errors, mut code) = (Vec::new(), None);
+//! while let Some(item) = run.next().await {
+//!     match item {
+//!         Ok(event) => match event.kind {
+//!             EventKind::Output { data, .. } => print!("{}", String::from_utf8_lossy(&data)),
+//!             EventKind::ProcessEnd(end) => code = end.exit_code,
+//!             _ => {}
+//!         },
+//!         Err(e) => errors.push(e),
 //!     }
 //! }
+//! assert!(errors.is_empty(), "{errors:?}");
+//! assert_eq!(code, Some(3));
+//! # }
+//! ```
+//!
+//! The same run in a container differs by one constructor, the stop signal
+//! included:
+//!
+//! ```no_run
+//! # async fn demo(engine: cstream_driver_hyper::Engine) -> Result<(), Box<dyn std::error::Error>> {
+//! use cstream_driver_hyper::{RunSpec, Signal};
+//! let local = cstream_local::LocalProcess::new("make", ["test"]).stop_signal(Signal::INT).run();
+//! let container = engine.run(RunSpec::builder("gcc:14").command(["make", "test"]).stop_signal(Signal::INT).build()?);
 //! # Ok(()) }
 //! ```
 //!
@@ -48,7 +87,9 @@ mod run;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cstream_driver_hyper::{Coalesce, Run, TtySize};
+use cstream_driver_hyper::driver::pair;
+use cstream_driver_hyper::{Coalesce, TtySize};
+pub use cstream_driver_hyper::{Run, Signal};
 
 /// Whether the parent's environment is passed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +113,7 @@ pub struct LocalProcess {
     pub(crate) stdin: bool,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) stop_signal: rustix::process::Signal,
+    pub(crate) stop_signal: Signal,
     pub(crate) stop_grace: Duration,
     pub(crate) coalesce: Coalesce,
 }
@@ -94,7 +135,7 @@ impl LocalProcess {
             stdin: false,
             heartbeat: Some(Duration::from_secs(5)),
             timeout: None,
-            stop_signal: rustix::process::Signal::TERM,
+            stop_signal: Signal::TERM,
             stop_grace: Duration::from_secs(10),
             coalesce: Coalesce::default(),
         }
@@ -153,8 +194,12 @@ impl LocalProcess {
         self
     }
 
-    /// The signal sent first on cancel or timeout (default SIGTERM).
-    pub fn stop_signal(mut self, signal: rustix::process::Signal) -> Self {
+    /// The signal sent first on cancel or timeout (default SIGTERM): the
+    /// same [`Signal`] a container run's `RunSpecBuilder::stop_signal` takes
+    /// (parse one with `"SIGINT".parse()`). A real-time signal (`SIGRTMIN+n`)
+    /// cannot be sent to a local process: the run then fails before the
+    /// process starts, with `Error::Spawn`.
+    pub fn stop_signal(mut self, signal: Signal) -> Self {
         self.stop_signal = signal;
         self
     }
@@ -171,11 +216,23 @@ impl LocalProcess {
         self
     }
 
-    /// Starts the process; its events arrive on the returned stream. Needs a
-    /// Tokio runtime. Dropping the stream kills the process group.
+    /// Starts the process; its events arrive on the returned stream, or
+    /// collect them with [`Run::output`] / [`Run::wait`]. Dropping the stream
+    /// kills the process group at once (SIGKILL, no grace period).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime: the process is watched by a task of its own.
+    /// Start runs from within the runtime (`#[tokio::main]`,
+    /// `Runtime::block_on`, a task, or after `Runtime::enter`).
     pub fn run(self) -> Run {
-        let (run, driver) = Run::pair();
-        tokio::spawn(run::drive(self, driver));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{NO_RUNTIME}") };
+        let (run, driver) = pair();
+        runtime.spawn(run::drive(self, driver));
         run
     }
 }
+
+/// What a run started outside a Tokio runtime panics with.
+const NO_RUNTIME: &str = "cstream: starting a local run needs a Tokio runtime, for the task that watches the \
+    process: start it from within the runtime (`#[tokio::main]`, `Runtime::block_on`, a task, or after `Runtime::enter`)";

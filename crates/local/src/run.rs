@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use cstream_driver_hyper::core::machine::coalesce::Coalescer;
-use cstream_driver_hyper::{
-    Ack, CommandError, Control, EndReason, Error, Event, EventKind, ProcessEnd, ProcessId, RunDriver, Stream, TtySize,
-    refuse,
-};
+use cstream_driver_hyper::driver::{Ack, Control, RunDriver, refuse};
+use cstream_driver_hyper::{CommandError, EndReason, Error, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
 use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -152,6 +150,8 @@ struct Runner {
     pgid: Option<Pid>,
     stop: Stop,
     reason: EndReason,
+    /// The stop signal, as this host numbers it.
+    stop_signal: Signal,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -188,7 +188,7 @@ impl Runner {
                 if p.stop_grace.is_zero() {
                     return self.kill();
                 }
-                self.signal(p.stop_signal);
+                self.signal(self.stop_signal);
                 self.stop = Stop::Signalled { kill_at: Instant::now() + p.stop_grace };
             }
             Stop::Signalled { .. } => self.kill(),
@@ -202,8 +202,56 @@ impl Runner {
     }
 }
 
+/// The host's signal for `sig`, when this process can send it: real-time
+/// signals have no safe constructor, and are refused before the run starts.
+fn host_signal(sig: cstream_driver_hyper::Signal) -> Option<Signal> {
+    use cstream_driver_hyper::Signal as S;
+    Some(match sig {
+        S::HUP => Signal::HUP,
+        S::INT => Signal::INT,
+        S::QUIT => Signal::QUIT,
+        S::ILL => Signal::ILL,
+        S::TRAP => Signal::TRAP,
+        S::ABRT => Signal::ABORT,
+        S::BUS => Signal::BUS,
+        S::FPE => Signal::FPE,
+        S::KILL => Signal::KILL,
+        S::USR1 => Signal::USR1,
+        S::SEGV => Signal::SEGV,
+        S::USR2 => Signal::USR2,
+        S::PIPE => Signal::PIPE,
+        S::ALRM => Signal::ALARM,
+        S::TERM => Signal::TERM,
+        S::CHLD => Signal::CHILD,
+        S::CONT => Signal::CONT,
+        S::STOP => Signal::STOP,
+        S::TSTP => Signal::TSTP,
+        S::TTIN => Signal::TTIN,
+        S::TTOU => Signal::TTOU,
+        S::URG => Signal::URG,
+        S::XCPU => Signal::XCPU,
+        S::XFSZ => Signal::XFSZ,
+        S::VTALRM => Signal::VTALARM,
+        S::PROF => Signal::PROF,
+        S::WINCH => Signal::WINCH,
+        S::IO => Signal::IO,
+        #[cfg(target_os = "linux")]
+        S::PWR => Signal::POWER,
+        S::SYS => Signal::SYS,
+        _ => return None,
+    })
+}
+
 pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
     let (out_tx, mut out) = mpsc::channel::<(Stream, Bytes)>(4);
+    let Some(stop_signal) = host_signal(p.stop_signal) else {
+        let why = format!("the stop signal {} cannot be sent to a local process", p.stop_signal);
+        let source = std::io::Error::new(std::io::ErrorKind::Unsupported, why);
+        let _ = d.events.send(Err(Error::Spawn { command: p.command.clone(), source })).await;
+        let end = ProcessEnd::unstarted(None, EndReason::StartFailed);
+        let _ = d.events.send(Ok(Event { at: Duration::ZERO, kind: EventKind::ProcessEnd(end) })).await;
+        return;
+    };
     let mut r = Runner {
         start: Instant::now(),
         events: d.events.clone(),
@@ -211,6 +259,7 @@ pub(crate) async fn drive(p: LocalProcess, mut d: RunDriver) {
         pgid: None,
         stop: Stop::None,
         reason: EndReason::Exited,
+        stop_signal,
     };
     let Started { mut child, input, tty } = match spawn(&p, &out_tx) {
         Ok(s) => s,

@@ -132,4 +132,4 @@ pub use api::create::RunInfo;
 pub use error::{CommandError, Error, Phase};
 pub use event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
 pub use machine::{Input, Machine, Output, RequestId};
-pub use spec::{PullPolicy, RunSpec, SpecError};
+pub use spec::{PullPolicy, RunSpec, Signal, SignalError, SpecError};
