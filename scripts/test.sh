@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/engines.sh up
 scripts/registry.sh up
+scripts/sshd.sh up
 # The wasm-host tests load the core built for WebAssembly.
 scripts/wasm.sh
 # The interactive terminal test drives cstream in tmux.

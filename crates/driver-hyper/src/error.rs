@@ -59,6 +59,39 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// The engine's address asks for TLS (`DOCKER_TLS_VERIFY`,
+    /// `DOCKER_CERT_PATH`, a docker context's TLS files, Docker's TLS port
+    /// 2376), which cstream does not speak: nothing was sent.
+    #[error("cannot use engine address {endpoint:?}{}: TLS is not supported ({why}); use a Unix socket or ssh:// instead", from_clause(.from.as_deref()))]
+    Tls {
+        /// The address.
+        endpoint: String,
+        /// Where the address came from (`DOCKER_HOST`, a docker context),
+        /// when it was not given directly.
+        from: Option<String>,
+        /// What asks for TLS.
+        why: String,
+    },
+    /// The docker context chosen cannot be used: it does not exist, has no
+    /// docker endpoint, or its files cannot be read.
+    #[error("cannot use docker context {name:?}{}: {why}", named_by(.by.as_deref()))]
+    Context {
+        /// The context's name.
+        name: String,
+        /// What named it (`DOCKER_CONTEXT`, the docker config's
+        /// `currentContext`), when it was not given directly.
+        by: Option<String>,
+        /// Why.
+        why: String,
+    },
+    /// The docker config file could not be read.
+    #[error("cannot read the docker config {path}: {why}")]
+    Config {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
     /// No engine answered at any of the places tried.
     #[error("no container engine found; tried: {}", tried.iter().map(|(e, why)| format!("{e} ({why})")).collect::<Vec<_>>().join(", "))]
     NoEngine {
@@ -77,4 +110,12 @@ pub enum Error {
     /// The run's task is gone (its runtime shut down).
     #[error("the run's background task has stopped")]
     Gone,
+}
+
+fn from_clause(from: Option<&str>) -> String {
+    from.map(|f| format!(" from {f}")).unwrap_or_default()
+}
+
+fn named_by(by: Option<&str>) -> String {
+    by.map(|b| format!(" (named by {b})")).unwrap_or_default()
 }
