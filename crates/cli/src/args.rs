@@ -50,22 +50,27 @@ pub enum Command {
     Export(ExportArgs),
     /// Remove containers that cstream created and left behind (a killed cstream, --keep).
     Gc(GcArgs),
-    /// List the container engines that answer, with their versions.
+    /// List where the engine is looked for, in order: where each place came from, the engine there.
     Engines(EngineArgs),
 }
 
 /// Which engine to use.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// The engine's address: unix:///path/to/socket or tcp://host:port. Default: DOCKER_HOST
-    /// (or CONTAINER_HOST) alone when set; else /var/run/docker.sock, /run/podman/podman.sock,
-    /// then rootless Podman's.
-    #[arg(long, value_name = "URL")]
+    /// The engine's address: unix:///path/to/socket, tcp://host:port or ssh://[user@]host[:port].
+    /// Default, as with docker: DOCKER_HOST (or CONTAINER_HOST), DOCKER_CONTEXT, the docker
+    /// config's current context, each alone when set; else /var/run/docker.sock, rootless
+    /// Docker's, /run/podman/podman.sock, rootless Podman's.
+    #[arg(long, short = 'H', visible_alias = "host", value_name = "URL", conflicts_with = "context")]
     pub engine: Option<String>,
-    /// Look only for this kind of engine's sockets.
+    /// Use this docker context (from `docker context create`), before DOCKER_HOST.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Look only for this kind of engine (its variables and sockets).
     #[arg(long, value_enum, value_name = "KIND")]
     pub engine_kind: Option<KindArg>,
-    /// Allow a non-loopback tcp:// engine (its API is unauthenticated root access to that host).
+    /// Allow a non-loopback tcp:// engine, from wherever its address came (its API is
+    /// unauthenticated root access to that host). ssh:// needs no such consent.
     #[arg(long)]
     pub allow_remote: bool,
 }
@@ -83,7 +88,9 @@ pub enum PullArg {
     Never,
 }
 
+/// `-h` is `--hostname` here, as with `docker run`; help is `--help` only.
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -93,9 +100,15 @@ pub struct RunArgs {
     /// Read environment variables from a file (NAME=value lines; # comments).
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
-    /// Bind-mount a host path: SRC:DST[:ro].
-    #[arg(short, long = "volume", value_name = "SRC:DST[:ro]")]
+    /// Bind-mount a host path (absolute, or starting with . or ~) or mount a named volume (any
+    /// other NAME): SRC:DST[:OPTIONS], OPTIONS ro, rw, z, Z, nocopy, comma-separated; DST alone
+    /// is an anonymous volume.
+    #[arg(short, long = "volume", value_name = "SRC:DST[:OPTS]")]
     pub volume: Vec<String>,
+    /// Mount as docker's --mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
+    /// [,volume-nocopy][,tmpfs-size=..][,tmpfs-mode=..].
+    #[arg(long, value_name = "SPEC")]
+    pub mount: Vec<String>,
     /// Working directory inside the container.
     #[arg(short, long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
@@ -106,8 +119,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Memory limit, such as 512m or 2g (at least 6m). Swap stays off.
-    #[arg(long, value_name = "SIZE")]
+    #[arg(short, long, value_name = "SIZE")]
     pub memory: Option<String>,
+    /// Size of /dev/shm, such as 256m (the engines' default is 64m).
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// A resource limit: NAME=SOFT[:HARD], such as nofile=1024:4096 (-1 is unlimited).
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
     /// CPU limit, such as 0.5 or 2.
     #[arg(long, value_name = "CPUS")]
     pub cpus: Option<String>,
@@ -123,6 +142,18 @@ pub struct RunArgs {
     /// Network mode: none, bridge, host, or a network's name.
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Publish a container port on the engine's host: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO].
+    #[arg(short, long, value_name = "[IP:][HOSTPORT:]PORT[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Add a line to the container's /etc/hosts: HOST:IP (or HOST=IP; IP may be host-gateway).
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// The container's host name.
+    #[arg(short = 'h', long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Give the container a host device: HOST[:CONTAINER[:PERMISSIONS]], permissions of rwm.
+    #[arg(long, value_name = "HOST[:CONTAINER[:PERMS]]")]
+    pub device: Vec<String>,
     /// Drop a capability (or ALL).
     #[arg(long, value_name = "CAP")]
     pub cap_drop: Vec<String>,
@@ -135,6 +166,15 @@ pub struct RunArgs {
     /// Run privileged (never the default).
     #[arg(long)]
     pub privileged: bool,
+    /// Run an init process as PID 1 that forwards signals and reaps zombies (docker-init, catatonit).
+    #[arg(long)]
+    pub init: bool,
+    /// The image's platform, such as linux/amd64 (not on Podman, whose API ignores it).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// The engine's OCI runtime for the container, such as runc (not on Podman, whose API ignores it).
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
     /// The engine's log driver for the container, such as none.
     #[arg(long, value_name = "DRIVER")]
     pub log_driver: Option<String>,
@@ -165,6 +205,15 @@ pub struct RunArgs {
     /// Keep the container after the run.
     #[arg(long)]
     pub keep: bool,
+    /// Remove the container after the run: what cstream always does unless --keep.
+    #[arg(long, conflicts_with = "keep")]
+    pub rm: bool,
+    /// Refused: cstream streams the run; for a detached container use `docker run -d`.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Report a heartbeat event this often while the process runs, such as 5s (0: none, the default).
+    #[arg(long, value_name = "DURATION")]
+    pub heartbeat: Option<String>,
     /// Run the command on this host instead of in a container.
     #[arg(long)]
     pub local: bool,
@@ -177,13 +226,12 @@ pub struct RunArgs {
     /// Record the events to FILE (postcard, COBS-framed), for `replay` and `export`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// IMAGE [COMMAND [ARG...]]; with --local, COMMAND [ARG...].
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "IMAGE [COMMAND [ARG...]]"
-    )]
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE [COMMAND [ARG...]]; with --local, COMMAND [ARG...]. Options go before the image:
+    /// what follows it belongs to the command.
+    #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE [COMMAND [ARG...]]")]
     pub args: Vec<String>,
 }
 

@@ -7,6 +7,8 @@ use cstream_engine::{PullPolicy, RunSpec};
 
 use crate::args::{PullArg, RunArgs};
 
+mod container;
+
 /// A user's mistake on the command line, said in one line.
 #[derive(Debug)]
 pub struct Usage(pub String);
@@ -75,28 +77,6 @@ pub fn parse_cpus(s: &str) -> Result<u64, Usage> {
     Ok((n * 1000.0).round() as u64)
 }
 
-/// `SRC:DST[:ro|rw]`; a relative SRC is taken from the current directory.
-pub fn parse_volume(v: &str) -> Result<(String, String, bool), Usage> {
-    let parts: Vec<&str> = v.split(':').collect();
-    let (src, dst, ro) = match parts[..] {
-        [src, dst] => (src, dst, false),
-        [src, dst, "ro"] => (src, dst, true),
-        [src, dst, "rw"] => (src, dst, false),
-        _ => return Err(usage(format!("invalid volume {v:?}: expected SRC:DST or SRC:DST:ro"))),
-    };
-    if src.is_empty() || dst.is_empty() {
-        return Err(usage(format!("invalid volume {v:?}: expected SRC:DST or SRC:DST:ro")));
-    }
-    let src = match Path::new(src).is_absolute() {
-        true => src.to_string(),
-        false => {
-            let cwd = std::env::current_dir().map_err(|e| usage(format!("cannot read the current directory: {e}")))?;
-            cwd.join(src).display().to_string()
-        }
-    };
-    Ok((src, dst.to_string(), ro))
-}
-
 /// `NAME=value` lines; blank lines and `#` comments skipped; `NAME` alone takes this environment's value.
 pub fn parse_env_file(path: &Path) -> Result<Vec<(String, String)>, Usage> {
     let text =
@@ -124,6 +104,7 @@ fn env_var(s: &str) -> Option<(String, String)> {
 
 /// The RunSpec for `run`'s options, with `image` and the command.
 pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16, u16)>) -> Result<RunSpec, Usage> {
+    container::refuse_detach(a)?;
     let mut b = RunSpec::builder(image);
     if let Some((cols, rows)) = tty_size {
         b = b.tty_size(cols, rows);
@@ -135,10 +116,6 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
         b = b.envs(parse_env_file(f)?);
     }
     b = b.envs(a.env.iter().filter_map(|e| env_var(e)));
-    for v in &a.volume {
-        let (src, dst, ro) = parse_volume(v)?;
-        b = b.mount(src, dst, ro);
-    }
     for t in &a.tmpfs {
         let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
         b = b.tmpfs(dst, opts);
@@ -193,14 +170,14 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
         b = b.stop_grace(Duration::from_secs(s));
     }
     if let Some(s) = &a.stop_signal {
-        b = b.stop_signal(s);
+        b = b.stop_signal(parse_signal(s)?);
     }
     let pull = match a.pull {
         PullArg::Always => PullPolicy::Always,
         PullArg::Missing => PullPolicy::Missing,
         PullArg::Never => PullPolicy::Never,
     };
-    if let Some(auth) = registry_auth(image) {
+    if let Some(auth) = registry_auth(image, pull)? {
         b = b.registry_auth(auth.to_secret());
     }
     b = b
@@ -209,16 +186,28 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
         .privileged(a.privileged)
         .tty(a.tty)
         .stdin(a.interactive)
-        .keep(a.keep)
-        .heartbeat(None);
+        .keep(a.keep);
+    b = container::apply(b, a)?;
     b.build().map_err(|e| usage(e.to_string()))
 }
 
 /// The local process for `run --local`'s options. Options that only mean
 /// something for a container are refused, not ignored.
 pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local::LocalProcess, Usage> {
+    container::refuse_detach(a)?;
     let container_only = [
         (!a.volume.is_empty(), "--volume"),
+        (!a.mount.is_empty(), "--mount"),
+        (a.shm_size.is_some(), "--shm-size"),
+        (!a.ulimit.is_empty(), "--ulimit"),
+        (!a.publish.is_empty(), "--publish"),
+        (!a.add_host.is_empty(), "--add-host"),
+        (a.hostname.is_some(), "--hostname"),
+        (!a.device.is_empty(), "--device"),
+        (a.init, "--init"),
+        (a.platform.is_some(), "--platform"),
+        (a.runtime.is_some(), "--runtime"),
+        (a.rm, "--rm"),
         (a.memory.is_some(), "--memory"),
         (a.cpus.is_some(), "--cpus"),
         (a.pids_limit.is_some(), "--pids-limit"),
@@ -240,7 +229,9 @@ pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local:
         return Err(usage(format!("{flag} applies to containers only, not to --local")));
     }
     let (command, args) = a.args.split_first().ok_or_else(|| usage("no command given"))?;
-    let mut p = cstream_local::LocalProcess::new(command, args.iter().cloned()).heartbeat(None).stdin(a.interactive);
+    let heartbeat = container::heartbeat(a)?;
+    let mut p =
+        cstream_local::LocalProcess::new(command, args.iter().cloned()).heartbeat(heartbeat).stdin(a.interactive);
     for f in &a.env_file {
         p = p.envs(parse_env_file(f)?);
     }
@@ -264,38 +255,22 @@ pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local:
     Ok(p)
 }
 
-/// `SIGTERM`, `TERM`, or a number.
-fn parse_signal(s: &str) -> Result<rustix::process::Signal, Usage> {
-    use rustix::process::Signal;
-    let name = s.trim().to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let sig = match name {
-        "TERM" | "15" => Signal::TERM,
-        "INT" | "2" => Signal::INT,
-        "HUP" | "1" => Signal::HUP,
-        "QUIT" | "3" => Signal::QUIT,
-        "KILL" | "9" => Signal::KILL,
-        "USR1" | "10" => Signal::USR1,
-        "USR2" | "12" => Signal::USR2,
-        _ => {
-            return Err(usage(format!(
-                "unsupported --stop-signal {s:?} for --local: use TERM, INT, HUP, QUIT, KILL, USR1 or USR2"
-            )));
-        }
-    };
-    Ok(sig)
+/// `SIGTERM`, `TERM`, `15` or `SIGRTMIN+3`: one type for container and local runs.
+fn parse_signal(s: &str) -> Result<cstream_engine::Signal, Usage> {
+    s.trim().parse().map_err(|e: cstream_engine::SignalError| usage(format!("invalid --stop-signal: {e}")))
 }
 
-/// The login for `image`'s registry in Docker's `config.json`
-/// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), if any.
-fn registry_auth(image: &str) -> Option<cstream_engine::RegistryAuth> {
-    let reference = cstream_engine::core::spec::ImageRef::parse(image).ok()?;
-    let dir = match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".docker"),
-    };
-    let config = std::fs::read_to_string(dir.join("config.json")).ok()?;
-    cstream_engine::RegistryAuth::from_docker_config(&config, reference.registry())
+/// The login for `image`'s registry, where `docker pull` and `podman pull`
+/// find it (Docker's `config.json` and its credential helpers, then Podman's
+/// `auth.json`); none with `--pull never`, which never pulls. A helper that
+/// fails fails the run, as `docker pull` does. (A reference that does not
+/// parse is reported by the spec's own check.)
+fn registry_auth(image: &str, pull: PullPolicy) -> Result<Option<cstream_engine::RegistryAuth>, Usage> {
+    let Ok(reference) = cstream_engine::core::spec::ImageRef::parse(image) else { return Ok(None) };
+    if pull == PullPolicy::Never {
+        return Ok(None);
+    }
+    cstream_engine::RegistryAuth::for_image(&reference).map_err(|e| usage(e.to_string()))
 }
 
 #[cfg(test)]
@@ -329,13 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn volumes_and_cpus() {
-        assert_eq!(parse_volume("/a:/b").unwrap(), ("/a".into(), "/b".into(), false));
-        assert_eq!(parse_volume("/a:/b:ro").unwrap(), ("/a".into(), "/b".into(), true));
-        assert!(parse_volume("rel:/b").unwrap().0.ends_with("/rel"));
-        for bad in ["/a", "/a:/b:xx", ":/b", "/a:"] {
-            assert!(parse_volume(bad).is_err(), "{bad}");
-        }
+    fn cpus() {
         assert_eq!(parse_cpus("0.5").unwrap(), 500);
         assert!(parse_cpus("0").is_err());
         assert_eq!(parse_cpus("2.5").unwrap(), 2500);

@@ -290,7 +290,10 @@ impl Listed {
 /// message, so this is the one place that reads message text; anything it
 /// does not recognise gives `None`.
 pub fn start_failure_exit_code(message: &str) -> Option<i32> {
-    let m = message.to_ascii_lowercase();
+    // Podman ends every runtime failure with its error class, "OCI
+    // permission denied" for an EPERM too (a limit it may not raise): that
+    // is no EACCES, and says nothing about the command.
+    let m = message.to_ascii_lowercase().replace("oci permission denied", "");
     if m.contains("permission denied") || m.contains("is a directory") {
         Some(126)
     } else if m.contains("executable file not found")

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::spec::RunSpec;
+use crate::spec::{Relabel, RunSpec};
 
 /// Labels cstream puts on every container it creates, so that its own
 /// leftovers can be found (and nobody else's touched).
@@ -59,8 +59,16 @@ struct Body<'a> {
     attach_stdout: bool,
     attach_stderr: bool,
     stop_signal: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    exposed_ports: BTreeMap<String, Empty>,
     host_config: HostConfig<'a>,
 }
+
+/// `{}`, as `ExposedPorts` wants for each port.
+#[derive(Serialize)]
+struct Empty {}
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -93,15 +101,71 @@ struct HostConfig<'a> {
     /// `[rows, cols]`: honoured from API 1.42 (Docker 23); older engines ignore it.
     #[serde(skip_serializing_if = "Option::is_none")]
     console_size: Option<[u16; 2]>,
+    /// Relabeled mounts (`SRC:DST:OPTIONS`): the only form the API relabels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binds: Vec<String>,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    init: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shm_size: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ulimits: Vec<UlimitBody<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    devices: Vec<DeviceBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct UlimitBody<'a> {
+    name: &'a str,
+    soft: i64,
+    hard: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PortBinding {
+    host_ip: String,
+    host_port: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeviceBody<'a> {
+    path_on_host: &'a str,
+    path_in_container: &'a str,
+    cgroup_permissions: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct VolumeOptions {
+    no_copy: bool,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct MountBody<'a> {
     r#type: &'static str,
+    /// Empty for an anonymous volume.
+    #[serde(skip_serializing_if = "str::is_empty")]
     source: &'a str,
     target: &'a str,
     read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_options: Option<VolumeOptions>,
+}
+
+/// `SRC:DST:OPTIONS` for `HostConfig.Binds`, with the relabel option.
+fn bind(source: &str, target: &str, read_only: bool, relabel: Relabel) -> String {
+    let mode = if read_only { "ro" } else { "rw" };
+    alloc::format!("{source}:{target}:{mode},{}", relabel.as_str())
 }
 
 #[derive(Serialize)]
@@ -140,12 +204,10 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
         attach_stdout: true,
         attach_stderr: true,
         stop_signal: &spec.stop_signal,
+        hostname: spec.hostname.as_deref(),
+        exposed_ports: spec.ports.iter().map(|p| (p.key(), Empty {})).collect(),
         host_config: HostConfig {
-            mounts: spec
-                .mounts
-                .iter()
-                .map(|m| MountBody { r#type: "bind", source: &m.source, target: &m.target, read_only: m.read_only })
-                .collect(),
+            mounts: mounts(spec),
             tmpfs: spec.tmpfs.iter().map(|t| (t.target.as_str(), t.options.as_str())).collect(),
             memory: spec.memory,
             memory_swap,
@@ -160,8 +222,75 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
             auto_remove: false,
             log_config: spec.log_driver.as_deref().map(|kind| LogConfig { kind, config: BTreeMap::new() }),
             console_size: spec.tty_size.map(|s| [s.rows, s.cols]),
+            binds: binds(spec),
+            init: spec.init,
+            shm_size: spec.shm_size,
+            ulimits: spec.ulimits.iter().map(|u| UlimitBody { name: &u.name, soft: u.soft, hard: u.hard }).collect(),
+            extra_hosts: spec.extra_hosts.iter().map(|(name, ip)| alloc::format!("{name}:{ip}")).collect(),
+            port_bindings: port_bindings(spec),
+            devices: spec
+                .devices
+                .iter()
+                .map(|d| DeviceBody {
+                    path_on_host: &d.host,
+                    path_in_container: &d.container,
+                    cgroup_permissions: &d.permissions,
+                })
+                .collect(),
+            runtime: spec.runtime.as_deref(),
         },
     };
     // Serializing plain structs of strings and numbers cannot fail.
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    if spec.create_extra.is_empty() {
+        return Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    }
+    let mut merged = serde_json::to_value(&body).unwrap_or_default();
+    for extra in &spec.create_extra {
+        crate::spec::extra::merge(&mut merged, extra);
+    }
+    Bytes::from(serde_json::to_vec(&merged).unwrap_or_default())
+}
+
+/// Bind mounts and volumes, but the relabeled ones (see [`binds`]).
+fn mounts(spec: &RunSpec) -> Vec<MountBody<'_>> {
+    let binds = spec.mounts.iter().filter(|m| m.relabel.is_none()).map(|m| MountBody {
+        r#type: "bind",
+        source: &m.source,
+        target: &m.target,
+        read_only: m.read_only,
+        volume_options: None,
+    });
+    let volumes = spec.volumes.iter().filter(|v| v.relabel.is_none()).map(|v| MountBody {
+        r#type: "volume",
+        source: v.name.as_deref().unwrap_or_default(),
+        target: &v.target,
+        read_only: v.read_only,
+        volume_options: v.no_copy.then_some(VolumeOptions { no_copy: true }),
+    });
+    binds.chain(volumes).collect()
+}
+
+/// Relabeled bind mounts and volumes, as `HostConfig.Binds` strings.
+fn binds(spec: &RunSpec) -> Vec<String> {
+    let binds = spec.mounts.iter().filter_map(|m| Some(bind(&m.source, &m.target, m.read_only, m.relabel?)));
+    let volumes = spec.volumes.iter().filter_map(|v| {
+        let mut b = bind(v.name.as_deref().unwrap_or_default(), &v.target, v.read_only, v.relabel?);
+        if v.no_copy {
+            b.push_str(",nocopy");
+        }
+        Some(b)
+    });
+    binds.chain(volumes).collect()
+}
+
+/// Each published port's bindings, under its `PORT/PROTOCOL` key.
+fn port_bindings(spec: &RunSpec) -> BTreeMap<String, Vec<PortBinding>> {
+    let mut bindings: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+    for p in &spec.ports {
+        // An IPv6 address goes bare here, without brackets.
+        let host_ip = p.host_ip.clone().unwrap_or_default();
+        let host_port = p.host_port.map(|n| n.to_string()).unwrap_or_default();
+        bindings.entry(p.key()).or_default().push(PortBinding { host_ip, host_port });
+    }
+    bindings
 }

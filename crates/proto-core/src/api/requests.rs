@@ -68,6 +68,16 @@ pub fn create(v: ApiVersion, name: Option<&str>, body: Bytes) -> Request {
     r
 }
 
+/// The request with `platform=..` added to its query: the create's (API
+/// 1.41 on) and the pull's, for a spec that names a platform.
+pub fn with_platform(mut r: Request, platform: Option<&str>) -> Request {
+    if let Some(p) = platform {
+        let sep = if r.path.contains('?') { '&' } else { '?' };
+        let _ = write!(r.path, "{sep}platform={}", encode_query(p));
+    }
+    r
+}
+
 /// `POST /images/create?fromImage=..&tag=..`: pull, with newline-delimited
 /// JSON progress as the body. `tag` is always sent.
 pub fn pull(v: ApiVersion, from_image: &str, tag: &str, auth: Option<&Secret>) -> Request {

@@ -29,10 +29,11 @@
 //! | from | change | what cstream does |
 //! |---|---|---|
 //! | 1.30 | `wait?condition=next-exit` | the oldest version spoken: the race-free wait needs it |
+//! | 1.41 | create takes the `platform` query parameter (the pull has since 1.32) | a spec's platform goes with the create and the pull; below 1.41 the run is refused before anything is created, and on Podman, whose Docker-compatible API ignores it, always |
 //! | 1.42 | `HostConfig.ConsoleSize` is honoured at create; below 1.42 Docker zeroes it | Docker from 1.42 gets the terminal size in the create body, and no resize before start; Docker below 1.42 gets a resize right after start; Podman (which reports 1.41 but honours the field) also gets a resize of the created container |
 //! | 1.42 | attach's `Content-Type` tells multiplexed from raw streams; below 1.42 (and on Podman 4.3) it always says raw | framing is decided from the spec's `tty`, never from the header, at every version |
 //! | 1.42 | `stop` takes `signal` | not used: cstream stops with `kill` and its own grace period |
-//! | 1.42 | create refuses options of another mount type (`VolumeOptions` on a bind mount) | cstream sends bind mounts with no options |
+//! | 1.42 | create refuses options of another mount type (`VolumeOptions` on a bind mount) | cstream sends bind mounts with no options, and `VolumeOptions` (`NoCopy`) only on volume mounts |
 //! | 1.44 | read-only bind mounts are recursively read-only where the kernel allows | left to the engine: a `read_only` mount is what `docker run -v src:dst:ro` gives on that engine |
 //! | 1.44 | Docker 29.0 to 29.2 refuse older versions with 400 | see above: `MinAPIVersion` is asked for and [`VersionError::Refused`] names both ranges |
 //! | 1.48 | `error` and `progress` of pull progress lines deprecated (Docker 29 no longer sends `progress`) | `errorDetail.message` is read first, then `error`; progress comes from `progressDetail` only |
@@ -68,6 +69,8 @@ impl ApiVersion {
     pub const OLDEST: ApiVersion = ApiVersion::new(1, 30);
     /// From this version Docker sets the terminal size at create (`HostConfig.ConsoleSize`).
     pub const CONSOLE_SIZE: ApiVersion = ApiVersion::new(1, 42);
+    /// From this version the create takes a `platform` query parameter.
+    pub const CREATE_PLATFORM: ApiVersion = ApiVersion::new(1, 41);
 
     /// The version `major.minor`.
     pub const fn new(major: u16, minor: u16) -> ApiVersion {

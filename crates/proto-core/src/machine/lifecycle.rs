@@ -62,6 +62,10 @@ impl Machine {
     }
 
     fn after_ping(&mut self, now: Duration) {
+        // An option this engine would ignore: refused before anything exists.
+        if let Some(e) = self.engine.as_ref().and_then(|info| crate::spec::support::refusal(&self.spec, info)) {
+            return self.fail(now, Error::Spec(e));
+        }
         match self.spec.pull {
             PullPolicy::Always if !self.pulled => self.send_pull(now),
             _ => self.send_create(now),
@@ -74,6 +78,7 @@ impl Machine {
         let image = self.spec.image.to_string();
         let (from, tag) = self.spec.image.pull_params();
         let req = requests::pull(self.api(), &from, tag, self.spec.registry_auth.as_ref());
+        let req = requests::with_platform(req, self.spec.platform.as_deref());
         self.send(now, Purpose::Pull, req);
         self.pull = Some(PullTracker::new(image.clone(), now, self.spec.limits.max_body));
         self.emit(now, EventKind::ImagePullStart { image });
@@ -83,6 +88,7 @@ impl Machine {
         self.stage = Stage::Create;
         let body = create::body(&self.spec, &self.run);
         let req = requests::create(self.api(), self.spec.name.as_deref(), body);
+        let req = requests::with_platform(req, self.spec.platform.as_deref());
         self.send(now, Purpose::Create, req);
     }
 
@@ -377,6 +383,12 @@ impl Machine {
                     self.fail(now, protocol(Purpose::Create, e))
                 }
             },
+            // The image is there for another platform: the engine's own words,
+            // once a pull (when allowed) has not brought one for this platform.
+            Some(404) if self.platform_mismatch(body) => {
+                let message = self.error_text(body, status);
+                self.fail(now, Error::Engine { phase: Phase::Create, status: 404, message })
+            }
             Some(404) if self.spec.pull == PullPolicy::Missing && !self.pulled && self.stop == Stop::None => {
                 self.send_pull(now)
             }
@@ -396,6 +408,14 @@ impl Machine {
                 self.fail(now, Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message })
             }
         }
+    }
+
+    /// Whether a create's 404 says the image is not for the spec's platform
+    /// (Docker: "image with reference X was found but does not match the
+    /// specified platform"), and no pull is to be tried first.
+    fn platform_mismatch(&self, body: &[u8]) -> bool {
+        let pull_first = self.spec.pull == PullPolicy::Missing && !self.pulled;
+        self.spec.platform.is_some() && !pull_first && answers::error_message(body).contains("platform")
     }
 
     /// The process runs: the start was answered, or output arrived first

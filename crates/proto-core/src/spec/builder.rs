@@ -5,8 +5,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Coalesce, Env, ImageRef, Limits, Mount, PullPolicy, RunSpec, Secret, SpecError, Tmpfs, validate};
+use super::{Coalesce, Env, ImageRef, Limits, Mount, PullPolicy, RunSpec, Secret, Signal, SpecError, Tmpfs, validate};
 use crate::event::TtySize;
+
+mod container;
 
 /// Builds a [`RunSpec`]. Made by [`RunSpec::builder`].
 #[derive(Clone, Debug)]
@@ -47,12 +49,23 @@ impl RunSpecBuilder {
             registry_auth: None,
             log_driver: None,
             keep: false,
-            stop_signal: "SIGTERM".to_string(),
+            stop_signal: Signal::TERM.to_string(),
             stop_grace: Duration::from_secs(10),
             timeout: None,
             heartbeat: Some(Duration::from_secs(5)),
             coalesce: Coalesce::default(),
             limits: Limits::default(),
+            volumes: Vec::new(),
+            init: false,
+            platform: None,
+            shm_size: None,
+            ulimits: Vec::new(),
+            extra_hosts: Vec::new(),
+            hostname: None,
+            ports: Vec::new(),
+            devices: Vec::new(),
+            runtime: None,
+            create_extra: Vec::new(),
         };
         RunSpecBuilder { image, spec, deferred: None }
     }
@@ -142,7 +155,7 @@ impl RunSpecBuilder {
 
     /// Bind-mounts host path `source` at `target` (absolute).
     pub fn mount(mut self, source: impl Into<String>, target: impl Into<String>, read_only: bool) -> Self {
-        self.spec.mounts.push(Mount { source: source.into(), target: target.into(), read_only });
+        self.spec.mounts.push(Mount { source: source.into(), target: target.into(), read_only, relabel: None });
         self
     }
 
@@ -268,9 +281,28 @@ impl RunSpecBuilder {
         self
     }
 
-    /// The signal sent first on cancel or timeout (default `SIGTERM`).
-    pub fn stop_signal(mut self, signal: impl Into<String>) -> Self {
-        self.spec.stop_signal = signal.into();
+    /// The signal sent first on cancel or timeout (default `SIGTERM`): a
+    /// [`Signal`], the type `LocalProcess::stop_signal` takes too, or its
+    /// name or number as a string (`"SIGINT"`, `"INT"`, `"2"`). A string
+    /// that is not a signal makes [`build`](Self::build) fail, naming it.
+    ///
+    /// ```
+    /// use cstream_proto_core::{RunSpec, Signal};
+    /// let spec = RunSpec::builder("alpine").stop_signal(Signal::INT).build()?;
+    /// let same = RunSpec::builder("alpine").stop_signal("SIGINT").build()?;
+    /// assert!(RunSpec::builder("alpine").stop_signal("SIGNOPE").build().is_err());
+    /// # Ok::<(), cstream_proto_core::SpecError>(())
+    /// ```
+    pub fn stop_signal<S>(mut self, signal: S) -> Self
+    where
+        S: TryInto<Signal>,
+        S::Error: Into<SpecError>,
+    {
+        match signal.try_into() {
+            Ok(signal) => self.spec.stop_signal = signal.to_string(),
+            Err(e) if self.deferred.is_none() => self.deferred = Some(e.into()),
+            Err(_) => {}
+        }
         self
     }
 

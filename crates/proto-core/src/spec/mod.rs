@@ -15,7 +15,13 @@
 //! ```
 
 mod builder;
+pub(crate) mod extra;
 mod image;
+mod kernel;
+mod mounts;
+mod ports;
+mod signal;
+pub(crate) mod support;
 mod validate;
 
 use alloc::collections::BTreeMap;
@@ -26,6 +32,10 @@ use core::time::Duration;
 
 pub use builder::RunSpecBuilder;
 pub use image::ImageRef;
+pub use kernel::{Device, ULIMIT_NAMES, Ulimit};
+pub use mounts::{MountSpec, Relabel, Volume};
+pub use ports::{Protocol, Publish};
+pub use signal::{Signal, SignalError};
 
 use crate::event::TtySize;
 
@@ -62,12 +72,26 @@ pub struct RunSpec {
     pub(crate) registry_auth: Option<Secret>,
     pub(crate) log_driver: Option<String>,
     pub(crate) keep: bool,
+    /// A [`Signal`], as the engine takes it (`SIGTERM`).
     pub(crate) stop_signal: String,
     pub(crate) stop_grace: Duration,
     pub(crate) timeout: Option<Duration>,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) coalesce: Coalesce,
     pub(crate) limits: Limits,
+    pub(crate) volumes: Vec<Volume>,
+    pub(crate) init: bool,
+    pub(crate) platform: Option<String>,
+    pub(crate) shm_size: Option<u64>,
+    pub(crate) ulimits: Vec<Ulimit>,
+    /// `(host name, IP)` pairs for the container's `/etc/hosts`.
+    pub(crate) extra_hosts: Vec<(String, String)>,
+    pub(crate) hostname: Option<String>,
+    pub(crate) ports: Vec<Publish>,
+    pub(crate) devices: Vec<Device>,
+    pub(crate) runtime: Option<String>,
+    /// JSON objects merged into the create body, in order.
+    pub(crate) create_extra: Vec<serde_json::Value>,
 }
 
 impl RunSpec {
@@ -94,6 +118,21 @@ impl RunSpec {
     /// The bind mounts.
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
+    }
+
+    /// The named and anonymous volumes.
+    pub fn volumes(&self) -> &[Volume] {
+        &self.volumes
+    }
+
+    /// The platform the image must be for (`linux/amd64`), if one was asked for.
+    pub fn platform(&self) -> Option<&str> {
+        self.platform.as_deref()
+    }
+
+    /// The OCI runtime the engine runs the container with, if one was asked for.
+    pub fn runtime(&self) -> Option<&str> {
+        self.runtime.as_deref()
     }
 
     /// Whether the container gets a pseudo-terminal.
@@ -143,6 +182,8 @@ pub struct Mount {
     pub target: String,
     /// Mount read-only.
     pub read_only: bool,
+    /// SELinux relabeling (`-v SRC:DST:z`); `None` leaves labels alone.
+    pub relabel: Option<Relabel>,
 }
 
 /// A tmpfs mount inside the container.
@@ -283,4 +324,14 @@ pub enum SpecError {
     /// Two options that cannot be used together.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The engine would ignore an option: refused before anything is created.
+    #[error("the {field} cannot be used with {engine}: {why}")]
+    Unsupported {
+        /// The option, as a user names it ("platform", "OCI runtime").
+        field: &'static str,
+        /// The engine, or the API version spoken with it.
+        engine: String,
+        /// Why.
+        why: &'static str,
+    },
 }

@@ -5,6 +5,8 @@ use core::time::Duration;
 
 use super::{MIN_MEMORY, RunSpec, SpecError};
 
+mod container;
+
 /// The label prefix cstream reserves for its own labels.
 pub const RESERVED_LABEL_PREFIX: &str = "io.cstream.";
 
@@ -15,7 +17,11 @@ pub(super) fn check(s: &RunSpec) -> Result<(), SpecError> {
     check_limits(s)?;
     check_security(s)?;
     check_naming(s)?;
-    check_timing(s)
+    check_timing(s)?;
+    container::check_volumes(s)?;
+    container::check_network_identity(s)?;
+    container::check_kernel(s)?;
+    container::check_engine_options(s)
 }
 
 fn invalid(field: &'static str, value: impl ToString, why: &'static str) -> SpecError {
@@ -93,6 +99,7 @@ fn check_paths(s: &RunSpec) -> Result<(), SpecError> {
         no_nul("tmpfs options", &t.options)?;
     }
     let targets = s.mounts.iter().map(|m| &m.target).chain(s.tmpfs.iter().map(|t| &t.target));
+    let targets = targets.chain(s.volumes.iter().map(|v| &v.target));
     for (i, a) in targets.clone().enumerate() {
         if targets.clone().skip(i + 1).any(|b| b.trim_end_matches('/') == a.trim_end_matches('/')) {
             return Err(invalid("mount target", a, "is used by two mounts"));
@@ -190,17 +197,7 @@ fn check_naming(s: &RunSpec) -> Result<(), SpecError> {
             return Err(invalid("log driver", d, "must be a driver name such as json-file or none"));
         }
     }
-    let sig = s.stop_signal.as_str();
-    let num_ok = sig.parse::<u8>().is_ok_and(|n| (1..=64).contains(&n));
-    let name_ok = sig.len() > 3
-        && sig
-            .strip_prefix("SIG")
-            .unwrap_or(sig)
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-');
-    if !(num_ok || name_ok) {
-        return Err(invalid("stop signal", sig, "must be a signal name such as SIGTERM, or a number from 1 to 64"));
-    }
+    // The stop signal is a `Signal`, checked when it was set.
     Ok(())
 }
 
