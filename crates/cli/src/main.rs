@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cstream_engine::{EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime};
+use cstream_engine::{ContextBy, Discover, EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime, Source};
 use futures_util::StreamExt;
 
 use args::{Cli, Command, EngineArgs, KindArg, RunArgs};
@@ -29,7 +29,38 @@ const FAILED: u8 = 125;
 const SHUTDOWN: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    if let Err(e) = log_to_stderr() {
+        return ExitCode::from(fail(e));
+    }
+    // Help and the version print and exit 0; any other mistake on the command
+    // line is one line and 125, as every failure before the process runs.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let message = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    return ExitCode::SUCCESS;
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    "no command given: run, replay, export, gc or engines".to_string()
+                }
+                // clap's first paragraph, on one line, without its "error: ".
+                _ => e
+                    .render()
+                    .to_string()
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            return ExitCode::from(fail(format_args!("{message} (see --help)")));
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -57,17 +88,36 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `CSTREAM_LOG`, a filter as `RUST_LOG` takes (`debug`,
+/// `cstream_driver_hyper=trace`), turns on the library's log, on stderr.
+/// Unset (or empty), nothing is logged: stderr is the process's own.
+fn log_to_stderr() -> Result<(), String> {
+    let Some(filter) = std::env::var_os("CSTREAM_LOG").filter(|f| !f.is_empty()) else { return Ok(()) };
+    let filter = filter.into_string().map_err(|f| format!("invalid CSTREAM_LOG {f:?}: not UTF-8"))?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| format!("invalid CSTREAM_LOG {filter:?}: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
 fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("cstream: {message}");
     FAILED
 }
 
-async fn connect(e: &EngineArgs) -> Result<Engine, Error> {
+/// Where the engine is, as `e` and the environment say, in the docker CLI's order.
+fn discovery(e: &EngineArgs) -> Discover {
     let remote = if e.allow_remote { Remote::Allow } else { Remote::Refuse };
-    match &e.engine {
-        Some(url) => cstream_engine::connect(url, remote).await,
-        None => cstream_engine::discover(e.engine_kind.map(runtime)).await,
+    let d = Discover::new().kind(e.engine_kind.map(runtime)).remote(remote);
+    match (&e.engine, &e.context) {
+        (Some(url), _) => d.host(url.clone()),
+        (None, Some(name)) => d.context(name.clone()),
+        (None, None) => d,
     }
+}
+
+async fn connect(e: &EngineArgs) -> Result<Engine, Error> {
+    discovery(e).connect().await
 }
 
 fn runtime(r: KindArg) -> Runtime {
@@ -134,10 +184,17 @@ async fn run(a: RunArgs) -> u8 {
         Some(path) => {
             let started_unix =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let header = Record::Header { image: image.clone(), command: command.to_vec(), started_unix, tty: a.tty };
-            match Recorder::create(path, header) {
+            let header = Record::Header {
+                image: image.clone(),
+                command: command.to_vec(),
+                started_unix,
+                tty: a.tty,
+                cstream: Some(env!("CARGO_PKG_VERSION").into()),
+            };
+            // A recording that cannot even begin stops the run before it starts.
+            match Recorder::create(path, &header) {
                 Ok(r) => Some(r),
-                Err(e) => return fail(format!("cannot write the recording {}: {e}", path.display())),
+                Err(e) => return fail(format!("{e} (nothing was run)")),
             }
         }
         None => None,
@@ -171,8 +228,9 @@ async fn run(a: RunArgs) -> u8 {
         tokio::select! {
             item = run.next() => match item {
                 Some(Ok(event)) => {
-                    if let Some(r) = recorder.as_mut() {
-                        let _ = r.write(&Record::Event(event.clone()));
+                    // Recorded before it is shown: what was seen is in the recording.
+                    if let Some(failed) = recorder.as_mut().and_then(|r| r.write(&Record::Event(event.clone()))) {
+                        shower.error(began.elapsed(), &failed);
                     }
                     shower.event(&event);
                     errors.event(&event.kind);
@@ -182,8 +240,9 @@ async fn run(a: RunArgs) -> u8 {
                 }
                 Some(Err(e)) => {
                     let message = e.to_string();
-                    if let Some(r) = recorder.as_mut() {
-                        let _ = r.write(&Record::Error { at: began.elapsed(), message: message.clone() });
+                    let record = Record::Error { at: began.elapsed(), message: message.clone() };
+                    if let Some(failed) = recorder.as_mut().and_then(|r| r.write(&record)) {
+                        shower.error(began.elapsed(), &failed);
                     }
                     shower.error(began.elapsed(), &message);
                     errors.error();
@@ -214,12 +273,10 @@ async fn run(a: RunArgs) -> u8 {
         }
     }
     drop(raw);
-    if let Some(r) = recorder {
-        if let Err(e) = r.finish() {
-            eprintln!("cstream: the recording is incomplete: {e}");
-        }
-    }
-    exit_code(end.as_ref(), errors.failed())
+    // A recording that failed mid-run is lost to the user who asked for it:
+    // the process ran to its end, and the exit code says the recording did not.
+    let recording_failed = recorder.as_ref().is_some_and(Recorder::failed);
+    exit_code(end.as_ref(), errors.failed() || recording_failed)
 }
 
 /// Whether the run reported an error that decides its exit code (see [`exit_code`]).
@@ -303,7 +360,7 @@ fn pump_stdin(handle: cstream_engine::RunHandle) {
 }
 
 async fn replay(a: args::ReplayArgs) -> u8 {
-    let records = match record::read(&a.file) {
+    let recording = match record::read(&a.file) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -313,12 +370,14 @@ async fn replay(a: args::ReplayArgs) -> u8 {
     let mut end = None;
     // The recorded run's errors decided its exit code, and decide its replay's.
     let mut errors = Errors::default();
-    for r in &records {
+    let mut last = Duration::ZERO;
+    for r in &recording.records {
         let at = match r {
             Record::Event(e) => e.at,
             Record::Error { at, .. } => *at,
             Record::Header { .. } => continue,
         };
+        last = at;
         if a.realtime {
             tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
         }
@@ -337,16 +396,26 @@ async fn replay(a: args::ReplayArgs) -> u8 {
             Record::Header { .. } => {}
         }
     }
+    // A recording that stops early (cstream was killed, or the disk filled
+    // up) replays up to where it stops, and then says so.
+    if let Some(cut) = &recording.cut {
+        shower.error(last, cut);
+        return FAILED;
+    }
+    if end.is_none() && !errors.failed() {
+        shower.error(last, &format!("{}: the recording ends before the process did", a.file.display()));
+    }
     exit_code(end.as_ref(), errors.failed())
 }
 
 fn export(a: args::ExportArgs) -> u8 {
-    let records = match record::read(&a.recording) {
+    let recording = match record::read(&a.recording) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    match export::asciicast(&records, &a.asciicast) {
-        Ok(()) => 0,
+    // A recording cut short is exported up to the cut, and the cut reported.
+    match export::asciicast(&recording.records, &a.asciicast) {
+        Ok(()) => recording.cut.map_or(0, fail),
         Err(e) => fail(e),
     }
 }
@@ -375,15 +444,23 @@ async fn gc(a: args::GcArgs) -> u8 {
     }
 }
 
+/// Lists where discovery would look, in order, with where each place came
+/// from and what answers there: 0 when one engine there is usable, else 1;
+/// 125 when the address or context itself cannot be used.
 async fn engines(a: EngineArgs) -> u8 {
-    let remote = if a.allow_remote { Remote::Allow } else { Remote::Refuse };
-    let candidates = match &a.engine {
-        Some(url) => vec![url.clone()],
-        None => cstream_engine::candidates(a.engine_kind.map(runtime)),
+    let candidates = match discovery(&a).candidates() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
     };
     let mut reachable = 0;
-    for endpoint in candidates {
-        let found = async { cstream_engine::connect(&endpoint, remote).await?.version().await };
+    for c in candidates {
+        let endpoint = &c.endpoint;
+        let from = match &c.from {
+            Source::Given => "from --engine".to_string(),
+            Source::Context { name, by: ContextBy::Given } => format!("from --context {name}"),
+            other => format!("from {other}"),
+        };
+        let found = async { c.connect().await?.version().await };
         match found.await {
             Ok(v) => {
                 if let Err(e) = v.agreed() {
@@ -399,9 +476,10 @@ async fn engines(a: EngineArgs) -> u8 {
                     Ok(api) => format!("speaks {api}"),
                     Err(_) => format!("refuses {}", v.info.api),
                 };
-                println!("{endpoint}\t{kind} {}\tAPI {}-{}\t{speaks}\t{}", w.version, w.oldest, w.newest, w.platform);
+                let (oldest, newest) = (w.oldest, w.newest);
+                println!("{endpoint}\t{kind} {}\t{from}\tAPI {oldest}-{newest}\t{speaks}\t{}", w.version, w.platform);
             }
-            Err(e) => println!("{endpoint}\tunreachable: {e}"),
+            Err(e) => println!("{endpoint}\tunreachable\t{from}\t{e}"),
         }
     }
     if reachable == 0 { 1 } else { 0 }

@@ -1,15 +1,65 @@
-//! Recordings: the events of a run, each a postcard record framed with COBS
-//! (a zero byte ends each frame), after a magic line. Written as the run goes,
-//! so a recording cut short by a crash is still readable up to the cut.
+//! Recordings: the events of a run, for `replay` and `export`.
+//!
+//! # Format
+//!
+//! A recording is the line `cstream-recording v<N>` (`N` the format version)
+//! followed by records, each a postcard encoding framed with COBS: a zero
+//! byte ends each frame. The first record is the [`Record::Header`].
+//!
+//! The recorder writes each record as it comes, in one write of its own and
+//! with no buffer in between: once an event has been shown, it is in the
+//! file, and a cstream that is killed (or crashes) leaves a recording of
+//! everything up to that point. The first write that fails (a full disk)
+//! ends the recording: the run goes on, the failure is reported once, and
+//! the run's exit code is 125, since the recording asked for is lost.
+//!
+//! # Versions
+//!
+//! Postcard is not self-describing: bytes are read by the shape of the type
+//! they are read into, so a field added to any type a [`Record`] holds (the
+//! engine's events included) would shift every later byte of an older file.
+//! So the version names the exact shapes:
+//!
+//! - v1: the first format; its types, frozen, are in [`v1`].
+//! - v2: the header also names the cstream version that wrote it.
+//!
+//! This cstream writes [`VERSION`] with today's types, reads every older
+//! version through its frozen types and converts the records to today's, and
+//! refuses a newer version (a clear error: the file was made by a newer
+//! cstream), never misreading it.
+//!
+//! # Adding a version
+//!
+//! A change to the shapes of today's types makes a test fail: a field added,
+//! removed or retyped anywhere in a [`Record`] (the engine's events included)
+//! or a variant inserted, `the_current_format_is_pinned`; a variant added at
+//! the end of an enum (older cstreams could not read it),
+//! `no_variant_was_added_without_a_version`. Then:
+//!
+//! 1. Copy the shapes as they were before the change into `record/vN.rs`
+//!    (`N` = [`VERSION`]), as [`v1`] does: types of its own that never change
+//!    again, and a `From` conversion to today's [`Record`].
+//! 2. Read `N` through them in [`read`], and make [`VERSION`] `N + 1`.
+//! 3. Add the version to the list above.
+//! 4. Keep `tests/data/vN-all-kinds.rec`, and read it through `vN.rs` in a
+//!    test like `v1_recordings_still_read`. The pinning test writes the new
+//!    version's sample to the temporary directory: check it, and copy it to
+//!    `tests/data/` as `v{N+1}-all-kinds.rec`.
 
-use std::io::{BufWriter, Write};
-use std::path::Path;
+mod v1;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use cstream_engine::Event;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The first bytes of every recording.
-pub const MAGIC: &[u8] = b"cstream-recording v1\n";
+/// The version this cstream writes.
+pub const VERSION: u32 = 2;
+
+/// The start of the first line of every recording, before the version.
+const MAGIC: &[u8] = b"cstream-recording v";
 
 /// One record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +74,8 @@ pub enum Record {
         started_unix: u64,
         /// Whether the process had a terminal.
         tty: bool,
+        /// The version of cstream that wrote the recording; `None` in v1.
+        cstream: Option<String>,
     },
     /// An event.
     Event(Event),
@@ -31,50 +83,103 @@ pub enum Record {
     Error { at: std::time::Duration, message: String },
 }
 
+/// Writes a recording as the run goes; see the module docs.
 pub struct Recorder {
-    out: BufWriter<std::fs::File>,
+    path: PathBuf,
+    /// `None` once a write has failed.
+    file: Option<std::fs::File>,
 }
 
 impl Recorder {
-    pub fn create(path: &Path, header: Record) -> std::io::Result<Recorder> {
-        let mut out = BufWriter::new(std::fs::File::create(path)?);
-        out.write_all(MAGIC)?;
-        let mut r = Recorder { out };
-        r.write(&header)?;
-        Ok(r)
+    /// Creates the file and writes the first line and the header. The error
+    /// is the line to show.
+    pub fn create(path: &Path, header: &Record) -> Result<Recorder, String> {
+        let failed = |e: std::io::Error| format!("the recording {} failed: {e}", path.display());
+        let mut file = std::fs::File::create(path).map_err(failed)?;
+        let mut start = format!("cstream-recording v{VERSION}\n").into_bytes();
+        start.extend(postcard::to_stdvec_cobs(header).map_err(|e| failed(std::io::Error::other(e)))?);
+        file.write_all(&start).map_err(failed)?;
+        Ok(Recorder { path: path.to_owned(), file: Some(file) })
     }
 
-    pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
-        let frame = postcard::to_stdvec_cobs(record).map_err(std::io::Error::other)?;
-        self.out.write_all(&frame)
+    /// Writes one record to the file. The first time a write fails, returns
+    /// the line to show, and writes nothing more.
+    pub fn write(&mut self, record: &Record) -> Option<String> {
+        let file = self.file.as_mut()?;
+        let written = postcard::to_stdvec_cobs(record).map_err(std::io::Error::other).and_then(|f| file.write_all(&f));
+        let e = written.err()?;
+        self.file = None;
+        Some(format!("the recording {} failed: {e}", self.path.display()))
     }
 
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.out.flush()
+    /// A write failed: the recording is incomplete.
+    pub fn failed(&self) -> bool {
+        self.file.is_none()
     }
 }
 
-/// Reads a recording. A last frame cut short is reported, not guessed at.
-pub fn read(path: &Path) -> Result<Vec<Record>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let body = bytes.strip_prefix(MAGIC).ok_or_else(|| format!("{} is not a cstream recording", path.display()))?;
+/// A recording as read.
+#[derive(Debug)]
+pub struct Recording {
+    /// Its records, the header first.
+    pub records: Vec<Record>,
+    /// Why the records end before the file does: it ends inside a record.
+    pub cut: Option<String>,
+}
+
+/// Reads a recording, of any version up to [`VERSION`]. A last record cut
+/// short is reported in [`Recording::cut`], after every whole record before it.
+pub fn read(path: &Path) -> Result<Recording, String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let Some((version, body)) = version(&bytes) else {
+        return Err(format!("{name} is not a cstream recording"));
+    };
+    let (records, cut) = match version {
+        1 => frames::<v1::Record>(body),
+        VERSION => frames::<Record>(body),
+        0 => return Err(format!("{name} is not a cstream recording")),
+        n => {
+            return Err(format!(
+                "{name} was made by a newer cstream (recording format v{n}; this one reads v1 to v{VERSION})"
+            ));
+        }
+    }
+    .map_err(|(n, e)| format!("{name}: record {n} is damaged: {e}"))?;
+    if !matches!(records.first(), Some(Record::Header { .. })) {
+        return Err(format!("{name}: the recording has no header"));
+    }
+    let cut = cut.then(|| format!("{name}: the recording ends inside a record (cut short?)"));
+    Ok(Recording { records, cut })
+}
+
+/// The version on the first line, and the records after it.
+fn version(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let end = rest.iter().position(|b| *b == b'\n')?;
+    let digits = &rest[..end];
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((std::str::from_utf8(digits).ok()?.parse().ok()?, &rest[end + 1..]))
+}
+
+/// The records of `body`, each read as an `R`, and whether the last is cut
+/// short; or the number of the first damaged record and why.
+fn frames<R: DeserializeOwned + Into<Record>>(body: &[u8]) -> Result<(Vec<Record>, bool), (usize, String)> {
     let mut records = Vec::new();
     let mut frames = body.split(|b| *b == 0).peekable();
     while let Some(frame) = frames.next() {
         if frames.peek().is_none() {
-            if !frame.is_empty() {
-                return Err(format!("{}: the recording ends inside a record (cut short?)", path.display()));
-            }
-            break;
+            return Ok((records, !frame.is_empty()));
         }
         let mut owned = frame.to_vec();
         owned.push(0);
-        let record = postcard::from_bytes_cobs(&mut owned)
-            .map_err(|e| format!("{}: record {} is damaged: {e}", path.display(), records.len() + 1))?;
-        records.push(record);
+        let record: R = postcard::from_bytes_cobs(&mut owned).map_err(|e| (records.len() + 1, e.to_string()))?;
+        records.push(record.into());
     }
-    match records.first() {
-        Some(Record::Header { .. }) => Ok(records),
-        _ => Err(format!("{}: the recording has no header", path.display())),
-    }
+    Ok((records, false))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,9 @@
 //! Showing events as they come: the process's output unchanged, or JSON
-//! lines; lifecycle lines on stderr with --verbose; a pull progress bar when
-//! stderr is a terminal.
+//! lines; lifecycle lines on stderr with --verbose; the pull progress when
+//! stderr is a terminal (never otherwise), drawn in place until anything
+//! else is written, which then goes under it.
+
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -8,6 +11,7 @@ use std::time::Duration;
 use cstream_engine::{EndReason, Event, EventKind, Stream};
 
 use crate::json;
+use progress::Pull;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -21,8 +25,13 @@ pub struct Shower {
     mode: Mode,
     /// The local terminal is in raw mode: lines end in \r\n.
     raw: bool,
+    /// Stderr is a terminal: the pull progress is drawn.
     progress: bool,
-    progress_shown: bool,
+    /// The pull being drawn.
+    pull: Option<Pull>,
+    /// How many lines of it are drawn just above the cursor; 0 once
+    /// anything else was written.
+    drawn: usize,
     stdout: std::io::Stdout,
     stderr: std::io::Stderr,
 }
@@ -34,7 +43,8 @@ impl Shower {
             mode,
             raw: false,
             progress,
-            progress_shown: false,
+            pull: None,
+            drawn: 0,
             stdout: std::io::stdout(),
             stderr: std::io::stderr(),
         }
@@ -65,7 +75,7 @@ impl Shower {
             }
             Mode::Text { verbose } => {
                 if let EventKind::Output { stream, data } = &e.kind {
-                    self.clear_progress();
+                    self.end_progress();
                     return match stream {
                         Stream::Stderr => {
                             let mut err = self.stderr.lock();
@@ -81,17 +91,23 @@ impl Shower {
                 }
                 if let EventKind::ImagePullProgress(p) = &e.kind {
                     if self.progress {
-                        self.show_progress(&p.image, p.aggregate_current, p.aggregate_total)?;
+                        self.pull.get_or_insert_with(|| Pull::new(&p.image)).update(p);
+                        self.draw_progress()?;
                     }
                     return Ok(());
                 }
+                if let EventKind::ImagePullComplete { duration, .. } = &e.kind {
+                    if let Some(pull) = self.pull.as_mut() {
+                        pull.complete(*duration);
+                        self.draw_progress()?;
+                        self.pull = None;
+                    }
+                }
                 if verbose {
-                    self.clear_progress();
                     if let Some(line) = lifecycle(e) {
+                        self.end_progress();
                         write!(self.stderr.lock(), "cstream: {line}{}", self.eol())?;
                     }
-                } else if matches!(e.kind, EventKind::ImagePullComplete { .. }) {
-                    self.clear_progress();
                 }
                 Ok(())
             }
@@ -100,30 +116,29 @@ impl Shower {
 
     /// Shows an error: one line on stderr, and a JSON object in JSON mode.
     pub fn error(&mut self, at: Duration, message: &str) {
-        self.clear_progress();
+        self.end_progress();
         if self.mode == Mode::Json {
             let _ = writeln!(self.stdout.lock(), "{}", json::error(at, message));
         }
         let _ = write!(self.stderr.lock(), "cstream: {message}{}", self.eol());
     }
 
-    fn show_progress(&mut self, image: &str, done: u64, total: u64) -> std::io::Result<()> {
-        const WIDTH: u64 = 30;
-        let filled = (done.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
-        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(WIDTH as usize - filled));
-        let mb = |b: u64| b as f64 / 1e6;
+    /// Draws the pull over its lines drawn before, at the terminal's width.
+    fn draw_progress(&mut self) -> std::io::Result<()> {
+        let Some(pull) = &self.pull else { return Ok(()) };
+        let (cols, rows) = crate::terminal::stderr_size().unwrap_or((80, 24));
+        let lines = pull.lines(cols, rows);
         let mut err = self.stderr.lock();
-        write!(err, "\r\x1b[2KPulling {image} [{bar}] {:.1}/{:.1} MB", mb(done), mb(total))?;
+        err.write_all(progress::redraw(self.drawn, &lines).as_bytes())?;
         err.flush()?;
-        self.progress_shown = true;
+        self.drawn = lines.len();
         Ok(())
     }
 
-    fn clear_progress(&mut self) {
-        if self.progress_shown {
-            let _ = write!(self.stderr.lock(), "\r\x1b[2K");
-            self.progress_shown = false;
-        }
+    /// Something else is written: it goes under the progress drawn so far,
+    /// which stays as it is; the next progress is drawn under it.
+    fn end_progress(&mut self) {
+        self.drawn = 0;
     }
 }
 

@@ -7,13 +7,22 @@ use rustix::termios::{self, OptionalActions, Termios};
 
 /// The size of the terminal on stdout (else stdin), as (cols, rows).
 pub fn size() -> Option<(u16, u16)> {
-    let fd = if std::io::stdout().is_terminal() {
-        rustix::stdio::stdout()
+    if std::io::stdout().is_terminal() {
+        size_of(rustix::stdio::stdout())
     } else if std::io::stdin().is_terminal() {
-        rustix::stdio::stdin()
+        size_of(rustix::stdio::stdin())
     } else {
-        return None;
-    };
+        None
+    }
+}
+
+/// The size of the terminal on stderr, as (cols, rows): where the pull
+/// progress is drawn.
+pub fn stderr_size() -> Option<(u16, u16)> {
+    size_of(rustix::stdio::stderr())
+}
+
+fn size_of(fd: rustix::fd::BorrowedFd<'_>) -> Option<(u16, u16)> {
     let w = termios::tcgetwinsize(fd).ok()?;
     (w.ws_col > 0 && w.ws_row > 0).then_some((w.ws_col, w.ws_row))
 }

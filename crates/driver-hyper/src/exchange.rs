@@ -96,6 +96,8 @@ pub(crate) async fn exchange(
             return;
         }
     };
+    // The method and path only: a header's value may be a credential.
+    tracing::debug!("{} {} -> {}", req.method.as_str(), req.path, res.status().as_u16());
     if inputs.send(head(id, &res)).await.is_err() {
         return;
     }
