@@ -25,6 +25,9 @@ pub struct AuthEnv {
     pub xdg_config_home: Option<PathBuf>,
     /// `PATH`: where `docker-credential-NAME` helpers are looked for.
     pub path: Option<OsString>,
+    /// This process's user id: without `XDG_RUNTIME_DIR`, Podman keeps its
+    /// logins in `/run/containers/UID/auth.json` (root's `podman login`).
+    pub uid: Option<u32>,
 }
 
 impl AuthEnv {
@@ -39,13 +42,15 @@ impl AuthEnv {
             xdg_runtime_dir: dir("XDG_RUNTIME_DIR"),
             xdg_config_home: dir("XDG_CONFIG_HOME"),
             path: var("PATH"),
+            // The owner of /proc/self is this process's user.
+            uid: std::fs::metadata("/proc/self").ok().map(|m| std::os::unix::fs::MetadataExt::uid(&m)),
         }
     }
 
     /// The files read, in order: Docker's `config.json`
     /// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), then
     /// Podman's `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`
-    /// and `$XDG_CONFIG_HOME/containers/auth.json` (else
+    /// (without `XDG_RUNTIME_DIR`: `/run/containers/UID/auth.json`) and `$XDG_CONFIG_HOME/containers/auth.json` (else
     /// `~/.config/containers/auth.json`). Each with whether it is Podman's.
     pub fn files(&self) -> Vec<(PathBuf, bool)> {
         let home = |rest: &str| self.home.as_ref().map(|h| h.join(rest));
@@ -53,7 +58,10 @@ impl AuthEnv {
         let config_home = self.xdg_config_home.clone().or_else(|| home(".config"));
         let podman = [
             self.registry_auth_file.clone(),
-            self.xdg_runtime_dir.as_ref().map(|d| d.join("containers/auth.json")),
+            match &self.xdg_runtime_dir {
+                Some(d) => Some(d.join("containers/auth.json")),
+                None => self.uid.map(|uid| PathBuf::from(format!("/run/containers/{uid}/auth.json"))),
+            },
             config_home.map(|d| d.join("containers/auth.json")),
         ];
         let mut files: Vec<(PathBuf, bool)> = docker.map(|d| (d, false)).into_iter().collect();
@@ -175,6 +183,12 @@ mod tests {
         let e = AuthEnv { home: Some("/h".into()), xdg_config_home: Some("/c".into()), ..AuthEnv::default() };
         let files: Vec<_> = e.files().into_iter().map(|(p, _)| p.display().to_string()).collect();
         assert_eq!(files, ["/h/.docker/config.json", "/c/containers/auth.json"]);
+        // Root's `podman login` with no XDG_RUNTIME_DIR writes /run/containers/0/auth.json.
+        let e = AuthEnv { home: Some("/h".into()), uid: Some(0), ..AuthEnv::default() };
+        let files: Vec<_> = e.files().into_iter().map(|(p, _)| p.display().to_string()).collect();
+        assert_eq!(files, ["/h/.docker/config.json", "/run/containers/0/auth.json", "/h/.config/containers/auth.json"]);
+        let e = AuthEnv { xdg_runtime_dir: Some("/x".into()), uid: Some(0), ..AuthEnv::default() };
+        assert_eq!(e.files()[0].0, PathBuf::from("/x/containers/auth.json"), "XDG_RUNTIME_DIR, when set, decides");
         assert!(AuthEnv::default().files().is_empty());
     }
 
