@@ -1,59 +1,76 @@
 //! HTTP/1.1 by hand, one request per connection: the request written, the
-//! answer read by a thread of its own and reported as machine inputs.
+//! answer read by a thread of its own and reported as machine inputs on a
+//! channel (the run's, or [`request`]'s own).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use bytes::Bytes;
+use cstream_proto_core::api::{Request, RequestKind};
 use cstream_proto_core::{Input, RequestId};
-
-use crate::Call;
-use crate::run::Msg;
 
 /// Read size, and the most a status line and headers may take.
 const READ_SIZE: usize = 64 * 1024;
 
-/// Connects to the engine and writes `call` on a new connection.
-pub(crate) fn send(socket: &Path, call: &Call) -> io::Result<UnixStream> {
-    let mut stream = UnixStream::connect(socket)?;
-    let mut head = format!("{} {} HTTP/1.1\r\nHost: localhost\r\n", call.method, call.path);
-    for (name, value) in &call.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+/// Sends one request outside any run and returns the status and whole body:
+/// for a ping, or listing containers (`cstream_proto_core::api::requests`).
+pub fn request(socket: impl AsRef<Path>, request: &Request) -> io::Result<(u16, Vec<u8>)> {
+    let stream = send(socket.as_ref(), request)?;
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || read_answer(RequestId(0), stream, false, tx));
+    let (mut status, mut body) = (0, Vec::new());
+    for input in rx {
+        match input {
+            Input::Head { status: s, .. } => status = s,
+            Input::Body { data, .. } => body.extend_from_slice(&data),
+            Input::End { .. } => return Ok((status, body)),
+            Input::Failed { message, .. } => return Err(io::Error::other(message)),
+        }
     }
-    if !call.upgrade {
+    Err(io::Error::other("the answer's reader stopped"))
+}
+
+/// Connects to the engine and writes `request` on a new connection.
+pub(crate) fn send(socket: &Path, request: &Request) -> io::Result<UnixStream> {
+    let mut stream = UnixStream::connect(socket)?;
+    let mut head = format!("{} {} HTTP/1.1\r\nHost: localhost\r\n", request.method.as_str(), request.path);
+    for h in &request.headers {
+        head.push_str(&format!("{}: {}\r\n", h.name, h.value));
+    }
+    if request.kind != RequestKind::Upgrade {
         head.push_str("Connection: close\r\n");
     }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", call.body.len()));
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", request.body.len()));
     stream.write_all(head.as_bytes())?;
-    stream.write_all(&call.body)?;
+    stream.write_all(&request.body)?;
     Ok(stream)
 }
 
 /// Reads the answer to request `id` from `stream` and reports it on `tx`:
 /// the head, the body as it arrives, then its end or the failure.
-pub(crate) fn read_answer(id: RequestId, stream: UnixStream, upgrade: bool, tx: SyncSender<Msg>) {
+pub(crate) fn read_answer<M: From<Input>>(id: RequestId, stream: UnixStream, upgrade: bool, tx: SyncSender<M>) {
     let mut answer = Answer { id, r: BufReader::with_capacity(READ_SIZE, stream), tx };
     if let Err(e) = answer.read(upgrade) {
         // When the run is gone, so is the need to tell it.
-        let _ = answer.tx.send(Msg::Input(Input::Failed { id, message: e.to_string() }));
+        let _ = answer.tx.send(Input::Failed { id, message: e.to_string() }.into());
     }
 }
 
-struct Answer {
+struct Answer<M> {
     id: RequestId,
     r: BufReader<UnixStream>,
-    tx: SyncSender<Msg>,
+    tx: SyncSender<M>,
 }
 
 fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("malformed HTTP answer: {what}"))
 }
 
-impl Answer {
+impl<M: From<Input>> Answer<M> {
     fn emit(&self, input: Input) -> io::Result<()> {
-        self.tx.send(Msg::Input(input)).map_err(|_| io::Error::other("the run is gone"))
+        self.tx.send(input.into()).map_err(|_| io::Error::other("the run is gone"))
     }
 
     fn read(&mut self, upgrade: bool) -> io::Result<()> {

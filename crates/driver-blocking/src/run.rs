@@ -12,20 +12,27 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cstream_proto_core::{CommandError, Event, Input, Machine, RequestId, RunInfo, RunSpec};
+use cstream_proto_core::api::{Request, RequestKind};
+use cstream_proto_core::{CommandError, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec};
 
-use crate::{Core, Step, http};
+use crate::{Core, http};
 
 /// Inputs waiting for the loop, at most: a consumer that stops reading
 /// events stops the request threads reading the engine.
 const INPUT_BUFFER: usize = 8;
 
 /// What the loop waits for.
-pub(crate) enum Msg {
+enum Msg {
     /// An answer from the engine, from a request's thread.
     Input(Input),
     /// From a [`Canceller`]: look at its count.
     Wake,
+}
+
+impl From<Input> for Msg {
+    fn from(input: Input) -> Self {
+        Msg::Input(input)
+    }
 }
 
 /// One run: an [`Iterator`] of its events and errors, in order. The work is
@@ -112,12 +119,12 @@ impl<M: Core> Run<M> {
         self.start.elapsed()
     }
 
-    fn send(&mut self, id: RequestId, call: &crate::Call) {
-        let reader = http::send(&self.socket, call).and_then(|s| Ok((s.try_clone()?, s)));
+    fn send(&mut self, id: RequestId, request: &Request) {
+        let reader = http::send(&self.socket, request).and_then(|s| Ok((s.try_clone()?, s)));
         match reader {
             Ok((reader, conn)) => {
                 self.conns.insert(id, conn);
-                let (upgrade, tx) = (call.upgrade, self.tx.clone());
+                let (upgrade, tx) = (request.kind == RequestKind::Upgrade, self.tx.clone());
                 std::thread::spawn(move || http::read_answer(id, reader, upgrade, tx));
             }
             Err(e) => {
@@ -184,20 +191,20 @@ impl<M: Core> Iterator for Run<M> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             match self.machine.poll() {
-                Step::Send { id, call } => self.send(id, &call),
-                Step::Write { id, data } => self.write(id, Some(data)),
-                Step::CloseWrite { id } => self.write(id, None),
-                Step::Abort { id } => {
+                Output::Send { id, request } => self.send(id, &request),
+                Output::Write { id, data } => self.write(id, Some(data)),
+                Output::CloseWrite { id } => self.write(id, None),
+                Output::Abort { id } => {
                     self.writers.remove(&id);
                     if let Some(conn) = self.conns.remove(&id) {
                         // Its thread reads the end and goes.
                         let _ = conn.shutdown(Shutdown::Both);
                     }
                 }
-                Step::Event(e) => return Some(Ok(e)),
-                Step::Error(e) => return Some(Err(e)),
-                Step::Pending { deadline } => self.wait(deadline),
-                Step::Done => {
+                Output::Event(e) => return Some(Ok(e)),
+                Output::Error(e) => return Some(Err(e)),
+                Output::Pending { deadline } => self.wait(deadline),
+                Output::Done => {
                     self.done = true;
                     self.writers.clear();
                     for (_, conn) in self.conns.drain() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cstream_driver_blocking::{Call, Run, request};
+use cstream_driver_blocking::{Run, request};
 use cstream_proto_core::api::{ApiVersion, requests};
 use cstream_proto_core::{EndReason, Event, EventKind, ProcessEnd, PullPolicy, RunInfo, RunSpec, Stream};
 
@@ -19,7 +19,7 @@ const IMAGE: &str = "cstream-test:latest";
 
 /// The engine at `socket`, or a failed test saying how to start it.
 fn engine(socket: &str) -> &str {
-    match request(socket, &requests::ping().into()) {
+    match request(socket, &requests::ping()) {
         Ok((200, _)) => socket,
         other => panic!("no engine answers at {socket} ({other:?}): run `scripts/engines.sh up`"),
     }
@@ -47,8 +47,8 @@ fn info(label: &str) -> RunInfo {
 
 /// Containers carrying this test's label, running or not.
 fn left(socket: &str, label: &str) -> usize {
-    let call: Call = requests::list_labelled(ApiVersion::new(1, 41), &[&format!("cstream.test={label}")]).into();
-    let (status, body) = request(socket, &call).expect("listing containers");
+    let list = requests::list_labelled(ApiVersion::new(1, 41), &[&format!("cstream.test={label}")]);
+    let (status, body) = request(socket, &list).expect("listing containers");
     assert_eq!(status, 200, "listing containers: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice::<Vec<serde_json::Value>>(&body).expect("a JSON list").len()
 }

@@ -6,14 +6,15 @@
 //!
 //! ENGINE is `docker` (20.10), `docker-current` (26) or `podman`; all three
 //! when none is named. Each file's first line says which engine and which
-//! spec; the rest is the run's exchange as `Transcript` records it.
+//! spec (`cstream_proto_core::transcript::Head`); the rest is the run's exchange
+//! as `Transcript` records it.
 
 use std::time::Duration;
 
+use cstream_engine::core::transcript::Head;
 use cstream_engine::driver::Transcript;
-use cstream_engine::{EventKind, PullPolicy, RunSpec};
+use cstream_engine::{EventKind, PullPolicy};
 use futures_util::StreamExt;
-use serde_json::json;
 
 struct Scenario {
     name: &'static str,
@@ -119,20 +120,23 @@ const ENGINES: [(&str, &str); 3] = [
     ("podman", "/run/podman/podman.sock"),
 ];
 
-fn spec(s: &Scenario) -> RunSpec {
+/// The transcript's first line for scenario `s` on `engine`; its spec is the run's.
+fn head(engine: &str, s: &Scenario) -> Head {
     let pull = match s.pull {
         "never" => PullPolicy::Never,
         "always" => PullPolicy::Always,
         _ => PullPolicy::Missing,
     };
-    let mut b = RunSpec::builder(s.image).tty(s.tty).stdin(s.stdin.is_some()).pull(pull).heartbeat(None);
-    if let Some(c) = s.command {
-        b = b.command(c.iter().copied());
+    Head {
+        engine: engine.into(),
+        scenario: s.name.into(),
+        image: s.image.into(),
+        command: s.command.map(|c| c.iter().map(|w| w.to_string()).collect()),
+        tty: s.tty,
+        tty_size: s.tty_size,
+        stdin: s.stdin.is_some(),
+        pull,
     }
-    if let Some((cols, rows)) = s.tty_size {
-        b = b.tty_size(cols, rows);
-    }
-    b.build().expect("scenario specs are valid")
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -154,8 +158,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     forget_image(socket, name).await?;
                 }
             }
+            let head = head(engine_name, s);
             let transcript = Transcript::new();
-            let mut run = engine.run_recorded(spec(s), transcript.clone());
+            let mut run = engine.run_recorded(head.spec().expect("scenario specs are valid"), transcript.clone());
             let mut stdin_sent = false;
             while let Some(item) = tokio::time::timeout(Duration::from_secs(60), run.next()).await? {
                 let Ok(event) = item else { continue };
@@ -171,19 +176,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     _ => {}
                 }
             }
-            let head = json!({
-                "engine": engine_name,
-                "scenario": s.name,
-                "spec": {
-                    "image": s.image, "command": s.command, "tty": s.tty, "stdin": s.stdin.is_some(), "pull": s.pull,
-                    "tty_size": s.tty_size
-                }
-            });
             if s.pull == "missing" {
                 tag(socket, s.image, "cstream-test", "latest").await?;
             }
             let path = format!("{dir}/{engine_name}-{}.jsonl", s.name);
-            std::fs::write(&path, format!("{head}\n{}", transcript.to_jsonl()))?;
+            std::fs::write(&path, format!("{}\n{}", head.to_json(), transcript.to_jsonl()))?;
             println!("wrote {path}");
         }
     }

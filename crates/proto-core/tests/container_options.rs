@@ -11,7 +11,7 @@ use cstream_proto_core::spec::{Device, MountSpec, Protocol, Publish, Relabel, Tm
 use cstream_proto_core::{Error, PullPolicy, RunInfo, RunSpec, SpecError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::{Engine, Flavor, Op, Reply, Split};
+use support::{Engine, Flavor, Purpose, Reply, Split};
 
 fn run_info() -> RunInfo {
     RunInfo { run_id: "r-42".into(), created_unix: 1_700_000_000, owner: None }
@@ -348,7 +348,7 @@ fn op_names(requests: &[String]) -> Vec<String> {
         "POST" => Method::Post,
         _ => Method::Delete,
     };
-    let op = |r: &String| r.split_once(' ').map(|(m, p)| support::op_of(method(m), p)).unwrap();
+    let op = |r: &String| r.split_once(' ').map(|(m, p)| support::purpose_of(method(m), p)).unwrap();
     requests.iter().map(|r| format!("{:?}", op(r))).collect()
 }
 
@@ -371,7 +371,7 @@ fn a_platform_mismatch_is_the_engine_s_own_words_not_a_missing_image() {
                     wanted linux/arm64, actual: linux/amd64";
     let spec = |pull| RunSpec::builder("alpine").platform("linux/arm64").pull(pull).heartbeat(None).build().unwrap();
     let (requests, errors) = sent(&spec(PullPolicy::Never), Flavor::Docker, "1.41", |e| {
-        e.reply(Op::Create, [Reply::EngineError(404, mismatch)])
+        e.reply(Purpose::Create, [Reply::EngineError(404, mismatch)])
     });
     assert_eq!(requests.len(), 2, "ping and create only: {requests:?}");
     assert_eq!(errors.len(), 1);
@@ -379,7 +379,8 @@ fn a_platform_mismatch_is_the_engine_s_own_words_not_a_missing_image() {
     // With pull missing, a pull is tried first (the registry may have that
     // platform), as docker does; the second create's 404 is then the error.
     let replies = [Reply::EngineError(404, mismatch), Reply::EngineError(404, mismatch)];
-    let (requests, errors) = sent(&spec(PullPolicy::Missing), Flavor::Docker, "1.41", |e| e.reply(Op::Create, replies));
+    let (requests, errors) =
+        sent(&spec(PullPolicy::Missing), Flavor::Docker, "1.41", |e| e.reply(Purpose::Create, replies));
     assert_eq!(op_names(&requests), ["Ping", "Create", "Pull", "Create"]);
     assert_eq!(errors.len(), 1);
     assert!(matches!(&errors[0], Error::Engine { status: 404, message, .. } if message == mismatch), "{errors:?}");

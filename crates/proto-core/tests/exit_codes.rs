@@ -26,7 +26,7 @@ fn a_negative_wait_code_gives_way_to_inspect() {
     for flavor in [Flavor::Docker, Flavor::Podman] {
         for split in SPLITS {
             let (t, e) = run(&exit_21(), flavor, split, |e| {
-                e.process(process()).reply(Op::Wait, [Reply::Status(200, br#"{"StatusCode":-1}"#.to_vec())])
+                e.process(process()).reply(Purpose::Wait, [Reply::Status(200, br#"{"StatusCode":-1}"#.to_vec())])
             });
             assert!(t.errors.is_empty(), "{:?}", t.errors);
             assert_eq!(t.process_end().unwrap().exit_code, Some(21));
@@ -38,7 +38,7 @@ fn a_negative_wait_code_gives_way_to_inspect() {
 #[test]
 fn a_wait_that_answered_before_the_exit_gives_way_to_inspect() {
     let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| {
-        e.process(process()).reply(Op::Wait, [Reply::Status(200, br#"{"StatusCode":0,"Error":null}"#.to_vec())])
+        e.process(process()).reply(Purpose::Wait, [Reply::Status(200, br#"{"StatusCode":0,"Error":null}"#.to_vec())])
     });
     assert!(t.errors.is_empty(), "{:?}", t.errors);
     assert_eq!(t.process_end().unwrap().exit_code, Some(21));
@@ -48,12 +48,12 @@ fn a_wait_that_answered_before_the_exit_gives_way_to_inspect() {
 #[test]
 fn a_container_still_running_after_the_wait_is_waited_for_again() {
     let (t, e) = run(&exit_21(), Flavor::Podman, Split::Bytewise, |e| {
-        e.process(process()).reply(Op::Inspect, [Reply::Status(200, inspect_body("running", 0))])
+        e.process(process()).reply(Purpose::Inspect, [Reply::Status(200, inspect_body("running", 0))])
     });
     assert!(t.errors.is_empty(), "{:?}", t.errors);
     assert_eq!(t.process_end().unwrap().exit_code, Some(21));
     assert!(e.requests.iter().any(|r| r.contains("/wait?condition=not-running")), "{:?}", e.requests);
-    assert_eq!(ops(&e).iter().filter(|o| **o == Op::Inspect).count(), 2);
+    assert_eq!(ops(&e).iter().filter(|o| **o == Purpose::Inspect).count(), 2);
     assert_cleaned_up(&t, &e);
 }
 
@@ -74,7 +74,7 @@ fn an_exit_the_engine_cannot_tell_is_unknown_never_made_up() {
     ];
     for (what, wait, inspect) in cases {
         let (t, e) = run(&exit_21(), Flavor::Docker, Split::Whole, |e| {
-            e.process(process()).reply(Op::Wait, wait).reply(Op::Inspect, inspect)
+            e.process(process()).reply(Purpose::Wait, wait).reply(Purpose::Inspect, inspect)
         });
         let end = t.process_end().unwrap_or_else(|| panic!("{what}: no ProcessEnd"));
         assert_eq!(end.exit_code, None, "{what}: {end:?}");
@@ -92,13 +92,13 @@ fn an_error_in_the_wait_answer_makes_its_code_doubtful() {
     let body = br#"{"StatusCode":0,"Error":{"Message":"unexpected end of JSON input"}}"#;
     let wait = || Reply::Status(200, body.to_vec());
     // Inspect knows: its code, and nothing doubtful left to report.
-    let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| e.process(process()).reply(Op::Wait, [wait()]));
+    let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| e.process(process()).reply(Purpose::Wait, [wait()]));
     assert!(t.errors.is_empty(), "{:?}", t.errors);
     assert_eq!(t.process_end().unwrap().exit_code, Some(21), "inspect's code, not the doubtful 0");
     assert_cleaned_up(&t, &e);
     // Inspect cannot say: unknown, with the engine's message.
     let (t, e) = run(&exit_21(), Flavor::Podman, Split::Whole, |e| {
-        e.process(process()).reply(Op::Wait, [wait()]).reply(Op::Inspect, [Reply::EngineError(500, "boom")])
+        e.process(process()).reply(Purpose::Wait, [wait()]).reply(Purpose::Inspect, [Reply::EngineError(500, "boom")])
     });
     assert_eq!(t.process_end().unwrap().exit_code, None);
     assert!(

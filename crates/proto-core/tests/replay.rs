@@ -9,19 +9,20 @@
 use core::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::{EventKind, Input, Machine, Output, PullPolicy, RequestId, RunInfo, RunSpec, Stream};
+use cstream_proto_core::transcript::{self, Command, Head, Record};
+use cstream_proto_core::{EventKind, Input, Machine, Output, RunInfo, Stream};
 use serde_json::Value;
 
-fn transcripts() -> Vec<(String, Vec<Value>)> {
+fn transcripts() -> Vec<(String, Head, Vec<Record>)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/transcripts");
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let lines = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), lines)
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let (head, records) = transcript::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (name, head, records)
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -29,107 +30,46 @@ fn transcripts() -> Vec<(String, Vec<Value>)> {
     v
 }
 
-fn spec(head: &Value) -> RunSpec {
-    let s = &head["spec"];
-    let pull = match s["pull"].as_str() {
-        Some("never") => PullPolicy::Never,
-        Some("always") => PullPolicy::Always,
-        _ => PullPolicy::Missing,
-    };
-    let mut b = RunSpec::builder(s["image"].as_str().unwrap())
-        .tty(s["tty"].as_bool().unwrap())
-        .stdin(s["stdin"].as_bool().unwrap())
-        .pull(pull)
-        .heartbeat(None);
-    if let Some(cmd) = s["command"].as_array() {
-        b = b.command(cmd.iter().map(|c| c.as_str().unwrap().to_string()));
-    }
-    if let Some([cols, rows]) = s["tty_size"].as_array().map(|a| [a[0].as_u64().unwrap(), a[1].as_u64().unwrap()]) {
-        b = b.tty_size(cols as u16, rows as u16);
-    }
-    b.build().unwrap()
-}
-
-fn data(v: &Value) -> Bytes {
-    if let Some(t) = v["text"].as_str() {
-        return Bytes::copy_from_slice(t.as_bytes());
-    }
-    let hex = v["hex"].as_str().unwrap();
-    Bytes::from((0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect::<Vec<_>>())
-}
-
-fn at(v: &Value) -> Duration {
-    Duration::from_nanos(v["at"].as_u64().unwrap())
-}
-
-fn id(v: &Value) -> RequestId {
-    RequestId(v["id"].as_u64().unwrap())
-}
-
-/// The machine's next output, in the transcript's terms.
+/// The machine's next output, as the transcript records it.
 fn next(m: &mut Machine) -> Value {
-    use serde_json::json;
-    match m.poll_output() {
-        Output::Send { id, request } => {
-            json!({"send": {"id": id.0, "method": request.method.as_str(), "path": request.path}})
-        }
-        Output::Write { id, data } => json!({"write": {"id": id.0, "text": String::from_utf8(data.to_vec()).unwrap()}}),
-        Output::CloseWrite { id } => json!({"close_write": {"id": id.0}}),
-        Output::Abort { id } => json!({"abort": {"id": id.0}}),
-        Output::Event(e) => json!({ "event": e }),
-        Output::Error(e) => json!({ "error": e.to_string() }),
-        Output::Done => json!({"done": {}}),
-        Output::Pending { .. } => json!({"pending": {}}),
-    }
+    let out = m.poll_output();
+    transcript::output(&out).unwrap_or_else(|| panic!("{out:?} where the transcript has an output"))
 }
 
-/// Applies an input or command line; `false` for an output line.
-fn apply(m: &mut Machine, line: &Value, split: &mut dyn FnMut(Bytes) -> Vec<Bytes>) -> bool {
-    let key = line.as_object().unwrap().keys().find(|k| *k != "at").unwrap().as_str();
-    let v = &line[key];
-    match key {
-        "head" => {
-            let headers = v["headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
-                .collect();
-            m.handle_input(at(line), Input::Head { id: id(v), status: v["status"].as_u64().unwrap() as u16, headers });
-        }
-        "body" => {
-            for piece in split(data(v)) {
-                m.handle_input(at(line), Input::Body { id: id(v), data: piece });
+/// Applies an input or command record; `false` for an output record.
+fn apply(m: &mut Machine, record: &Record, split: &mut dyn FnMut(Bytes) -> Vec<Bytes>) -> bool {
+    match record {
+        Record::Input { at, input: Input::Body { id, data } } => {
+            for piece in split(data.clone()) {
+                m.handle_input(*at, Input::Body { id: *id, data: piece });
             }
         }
-        "end" => m.handle_input(at(line), Input::End { id: id(v) }),
-        "failed" => {
-            m.handle_input(at(line), Input::Failed { id: id(v), message: v["message"].as_str().unwrap().into() })
-        }
-        "timeout" => m.handle_timeout(at(line)),
-        "cancel" => m.cancel(at(line)),
-        "stdin" => m.write_stdin(data(v)).unwrap(),
-        "close_stdin" => m.close_stdin().unwrap(),
-        _ => return false,
+        Record::Input { at, input } => m.handle_input(*at, input.clone()),
+        Record::Timeout { at } => m.handle_timeout(*at),
+        Record::Command { at, command: Command::Cancel } => m.cancel(*at),
+        Record::Command { command: Command::Stdin(data), .. } => m.write_stdin(data.clone()).unwrap(),
+        Record::Command { command: Command::CloseStdin, .. } => m.close_stdin().unwrap(),
+        Record::Output(_) => return false,
     }
     true
 }
 
-fn machine(head: &Value) -> Machine {
-    Machine::new(spec(head), RunInfo { run_id: "replay".into(), created_unix: 0, owner: None }, Duration::ZERO)
+fn machine(head: &Head) -> Machine {
+    let run = RunInfo { run_id: "replay".into(), created_unix: 0, owner: None };
+    Machine::new(head.spec().unwrap(), run, Duration::ZERO)
 }
 
 #[test]
 fn recorded_runs_replay_exactly() {
-    for (name, lines) in transcripts() {
-        let mut m = machine(&lines[0]);
+    for (name, head, records) in transcripts() {
+        let mut m = machine(&head);
         let mut whole = |b: Bytes| vec![b];
-        for (n, line) in lines.iter().enumerate().skip(1) {
-            if apply(&mut m, line, &mut whole) {
+        for (n, record) in records.iter().enumerate() {
+            if apply(&mut m, record, &mut whole) {
                 continue;
             }
-            let got = next(&mut m);
-            assert_eq!(&got, line, "{name} line {}: the machine did otherwise", n + 1);
+            let got = Record::Output(next(&mut m));
+            assert_eq!(&got, record, "{name} line {}: the machine did otherwise", n + 2);
         }
         assert_eq!(next(&mut m), serde_json::json!({"done": {}}), "{name}");
     }
@@ -145,8 +85,8 @@ struct Summary {
     tty: Vec<u8>,
 }
 
-fn summarize(name: &str, lines: &[Value], split: &mut dyn FnMut(Bytes) -> Vec<Bytes>) -> Summary {
-    let mut m = machine(&lines[0]);
+fn summarize(name: &str, (head, records): (&Head, &[Record]), split: &mut dyn FnMut(Bytes) -> Vec<Bytes>) -> Summary {
+    let mut m = machine(head);
     let mut s = Summary::default();
     let drain = |m: &mut Machine, s: &mut Summary| loop {
         match m.poll_output() {
@@ -162,8 +102,8 @@ fn summarize(name: &str, lines: &[Value], split: &mut dyn FnMut(Bytes) -> Vec<By
             _ => {}
         }
     };
-    for line in &lines[1..] {
-        apply(&mut m, line, split);
+    for record in records {
+        apply(&mut m, record, split);
         drain(&mut m, &mut s);
     }
     assert!(m.is_done(), "{name}: not done");
@@ -172,11 +112,12 @@ fn summarize(name: &str, lines: &[Value], split: &mut dyn FnMut(Bytes) -> Vec<By
 
 #[test]
 fn recorded_runs_replay_the_same_however_bodies_are_split() {
-    for (name, lines) in transcripts() {
-        let want = summarize(&name, &lines, &mut |b| vec![b]);
+    for (name, head, records) in transcripts() {
+        let run = (&head, records.as_slice());
+        let want = summarize(&name, run, &mut |b| vec![b]);
         assert!(!want.sends.is_empty());
         let mut bytewise = |b: Bytes| (0..b.len()).map(|i| b.slice(i..i + 1)).collect();
-        assert_eq!(summarize(&name, &lines, &mut bytewise), want, "{name}, bytewise");
+        assert_eq!(summarize(&name, run, &mut bytewise), want, "{name}, bytewise");
         for seed in [1u64, 2, 3] {
             let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             let mut random = |b: Bytes| {
@@ -191,7 +132,7 @@ fn recorded_runs_replay_the_same_however_bodies_are_split() {
                 }
                 out
             };
-            assert_eq!(summarize(&name, &lines, &mut random), want, "{name}, random split {seed}");
+            assert_eq!(summarize(&name, run, &mut random), want, "{name}, random split {seed}");
         }
     }
 }
@@ -199,10 +140,9 @@ fn recorded_runs_replay_the_same_however_bodies_are_split() {
 #[test]
 fn what_the_recorded_runs_show() {
     let all = transcripts();
-    let get = |n: &str| &all.iter().find(|(name, _)| name == n).unwrap().1;
-    let end = |lines: &Vec<Value>| {
-        summarize("", lines, &mut |b| vec![b]).events.into_iter().find(|e| e.starts_with("ProcessEnd")).unwrap()
-    };
+    let get = |n: &str| all.iter().find(|(name, ..)| name == n).map(|(_, h, r)| (h, r.as_slice())).unwrap();
+    let end =
+        |run| summarize("", run, &mut |b| vec![b]).events.into_iter().find(|e| e.starts_with("ProcessEnd")).unwrap();
     for engine in ["docker", "docker-current", "podman"] {
         let s = summarize(engine, get(&format!("{engine}-exit-42.jsonl")), &mut |b| vec![b]);
         assert_eq!((s.stdout.as_slice(), s.stderr.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
@@ -226,8 +166,8 @@ fn what_the_recorded_runs_show() {
     }
     // Docker 26 speaks 1.45, takes the terminal size in the create body, and
     // pulls a missing image with progress.
-    let current = get("docker-current-exit-42.jsonl");
-    assert!(current.iter().any(|l| l["send"]["path"] == "/v1.45/containers/create"));
+    let current = get("docker-current-exit-42.jsonl").1;
+    assert!(current.iter().any(|r| matches!(r, Record::Output(l) if l["send"]["path"] == "/v1.45/containers/create")));
     let s = summarize("tty-size", get("docker-current-tty-size.jsonl"), &mut |b| vec![b]);
     assert_eq!(s.tty, b"40 100\r\n");
     assert!(!s.sends.iter().any(|r| r[1].as_str().unwrap().contains("/resize")), "{:?}", s.sends);
@@ -238,4 +178,84 @@ fn what_the_recorded_runs_show() {
     assert_eq!(paths[..4], ["/_ping", "/v1.45/containers/create", "/v1.45/images/create", "/v1.45/containers/create"]);
     assert!(s.events.iter().any(|e| e.starts_with("ImagePullProgress")), "{:?}", s.events);
     assert!(s.events.iter().any(|e| e.starts_with("ImagePullComplete")), "{:?}", s.events);
+}
+
+/// The transcript module writes every record as it read it, byte for byte,
+/// so a transcript recorded by a driver is what the replay reads.
+#[test]
+fn transcripts_are_written_as_they_are_read() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/transcripts");
+    for (name, head, records) in transcripts() {
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let mut lines = text.lines();
+        let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(Head::from_json(&head.to_json()).unwrap(), head, "{name}");
+        // Older recordings have no tty_size; newer ones write it, null or not.
+        let mut written = head.to_json();
+        if first["spec"].get("tty_size").is_none() {
+            written["spec"].as_object_mut().unwrap().remove("tty_size");
+        }
+        assert_eq!(written.to_string(), serde_json::to_string(&first).unwrap(), "{name}: the head");
+        for (n, (line, record)) in lines.zip(&records).enumerate() {
+            assert_eq!(record.to_json().to_string(), line, "{name} line {}", n + 2);
+        }
+        assert_eq!(text.lines().count(), records.len() + 1, "{name}");
+    }
+}
+
+/// Every input and output of the recorded runs crosses a boundary as it is:
+/// postcard (as the WebAssembly ABI sends them) gives back the same value,
+/// requests with every header (credentials too) and body, errors as text.
+#[test]
+fn inputs_and_outputs_cross_a_boundary_unchanged() {
+    fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) -> usize {
+        let bytes = postcard::to_allocvec(&v).unwrap();
+        assert_eq!(postcard::from_bytes::<T>(&bytes).unwrap(), v);
+        bytes.len()
+    }
+    let mut outputs = 0;
+    for (_, head, records) in transcripts() {
+        let mut m = machine(&head);
+        for record in &records {
+            if let Record::Input { input, .. } = record {
+                round_trip(input.clone());
+            }
+            apply(&mut m, record, &mut |b| vec![b]);
+            loop {
+                let out = m.poll_output().map_error(|e| e.to_string());
+                let last = matches!(out, Output::Pending { .. } | Output::Done);
+                round_trip(out);
+                outputs += 1;
+                if last {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(outputs > 500, "{outputs}");
+    let auth = cstream_proto_core::spec::Secret::new("c2VjcmV0");
+    let pull =
+        cstream_proto_core::api::requests::pull(cstream_proto_core::api::ApiVersion::new(1, 41), "a", "b", Some(&auth));
+    assert!(pull.headers.iter().any(|h| h.sensitive));
+    round_trip(Output::<String>::Send { id: cstream_proto_core::RequestId(9), request: pull });
+}
+
+/// Bytes that are not UTF-8 (raw output, cut characters) are written as hex
+/// and read back the same; a malformed line is a typed error naming it.
+#[test]
+fn bytes_that_are_not_utf8_go_as_hex_and_bad_lines_are_errors() {
+    let id = cstream_proto_core::RequestId(3);
+    let body = Record::Input {
+        at: Duration::from_nanos(7),
+        input: Input::Body { id, data: Bytes::from_static(b"\x01\0\xff\xc3") },
+    };
+    let line = body.to_json();
+    assert_eq!(line.to_string(), r#"{"at":7,"body":{"hex":"0100ffc3","id":3}}"#);
+    assert_eq!(Record::from_json(&line).unwrap(), body);
+    let head = r#"{"engine":"e","scenario":"s","spec":{"image":"alpine","stdin":false,"tty":false}}"#;
+    for (bad, why) in [(r#"{"body":{"id":3,"hex":"0"}}"#, "odd hex"), (r#"{"wat":{}}"#, "unknown record")] {
+        let e = transcript::parse(&format!("{head}\n{bad}\n")).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+    }
 }

@@ -46,7 +46,18 @@ fn each_engine_is_spoken_to_in_the_lower_of_both_newest_versions() {
             let (t, engine) = run(&exit_3(), Flavor::Docker, split, |e| docker(api, min)(e).process(process));
             assert!(t.errors.is_empty(), "{api}: {:?}", t.errors);
             assert_eq!(t.process_end().unwrap().exit_code, Some(3), "{api}");
-            assert_eq!(ops(&engine), [Op::Ping, Op::Create, Op::Attach, Op::Wait, Op::Start, Op::Inspect, Op::Remove]);
+            assert_eq!(
+                ops(&engine),
+                [
+                    Purpose::Ping,
+                    Purpose::Create,
+                    Purpose::Attach,
+                    Purpose::Wait,
+                    Purpose::Start,
+                    Purpose::Inspect,
+                    Purpose::Remove
+                ]
+            );
             assert_all_versioned(&engine, spoken);
             assert_cleaned_up(&t, &engine);
         }
@@ -65,7 +76,7 @@ fn a_version_below_the_engines_minimum_is_one_clear_error_and_no_retry() {
     // DOCKER_API_VERSION=1.41 against Docker 29, which takes 1.44 and up.
     let mut engine = docker("1.52", "1.44")(Engine::new(Flavor::Docker, Split::Whole));
     let t = pinned(exit_3(), ApiVersion::new(1, 41), &mut engine);
-    assert_eq!(ops(&engine), [Op::Ping, Op::Create, Op::Version]);
+    assert_eq!(ops(&engine), [Purpose::Ping, Purpose::Create, Purpose::Version]);
     let want = VersionError::Refused {
         used: ApiVersion::new(1, 41),
         engine_oldest: ApiVersion::new(1, 44),
@@ -85,8 +96,8 @@ fn an_engine_whose_oldest_is_newer_than_cstreams_newest_says_upgrade_cstream() {
     for pull in [cstream_proto_core::PullPolicy::Missing, cstream_proto_core::PullPolicy::Always] {
         let spec = RunSpec::builder("cstream-test:latest").pull(pull).heartbeat(None).build().unwrap();
         let (t, engine) = run(&spec, Flavor::Docker, Split::Bytewise, docker("1.60", "1.55"));
-        let first = if pull == cstream_proto_core::PullPolicy::Always { Op::Pull } else { Op::Create };
-        assert_eq!(ops(&engine), [Op::Ping, first, Op::Version]);
+        let first = if pull == cstream_proto_core::PullPolicy::Always { Purpose::Pull } else { Purpose::Create };
+        assert_eq!(ops(&engine), [Purpose::Ping, first, Purpose::Version]);
         assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
         let text = t.errors[0].to_string();
         assert!(text.contains("refuses API version 1.52: it speaks 1.55 to 1.60"), "{text}");
@@ -109,7 +120,7 @@ fn a_pinned_version_is_spoken_on_every_path_when_the_engine_takes_it() {
 fn a_pinned_version_newer_than_the_engine_fails_at_the_ping() {
     let mut engine = Engine::new(Flavor::Podman, Split::Whole);
     let t = pinned(exit_3(), ApiVersion::new(1, 44), &mut engine);
-    assert_eq!(ops(&engine), [Op::Ping]);
+    assert_eq!(ops(&engine), [Purpose::Ping]);
     let want = VersionError::PinnedTooNew { pinned: ApiVersion::new(1, 44), engine_newest: ApiVersion::new(1, 41) };
     assert_eq!(t.errors, [Error::Version(want)]);
     assert!(t.done);
@@ -117,9 +128,9 @@ fn a_pinned_version_newer_than_the_engine_fails_at_the_ping() {
 
 #[test]
 fn a_400_that_is_not_about_the_version_is_reported_as_the_engine_said_it() {
-    let bad_create = |e: Engine| e.reply(Op::Create, [Reply::EngineError(400, "invalid mount config")]);
+    let bad_create = |e: Engine| e.reply(Purpose::Create, [Reply::EngineError(400, "invalid mount config")]);
     let (t, engine) = run(&exit_3(), Flavor::Docker, Split::Whole, bad_create);
-    assert_eq!(ops(&engine), [Op::Ping, Op::Create, Op::Version]);
+    assert_eq!(ops(&engine), [Purpose::Ping, Purpose::Create, Purpose::Version]);
     assert!(
         matches!(&t.errors[..], [Error::Engine { phase: Phase::Create, status: 400, message }] if message == "invalid mount config"),
         "{:?}",
@@ -130,22 +141,22 @@ fn a_400_that_is_not_about_the_version_is_reported_as_the_engine_said_it() {
         [Reply::Transport("reset"), Reply::Status(500, b"{}".to_vec()), Reply::Status(200, b"[".to_vec())]
     {
         let (t, engine) =
-            run(&exit_3(), Flavor::Docker, Split::Whole, |e| bad_create(e).reply(Op::Version, [version_answer]));
-        assert_eq!(ops(&engine), [Op::Ping, Op::Create, Op::Version]);
+            run(&exit_3(), Flavor::Docker, Split::Whole, |e| bad_create(e).reply(Purpose::Version, [version_answer]));
+        assert_eq!(ops(&engine), [Purpose::Ping, Purpose::Create, Purpose::Version]);
         assert!(matches!(&t.errors[..], [Error::Engine { status: 400, .. }]), "{:?}", t.errors);
         assert!(t.done);
     }
     // A version that never answers: the request's time limit, then the 400.
     let (t, engine) =
-        run(&exit_3(), Flavor::Docker, Split::Whole, |e| bad_create(e).reply(Op::Version, [Reply::Silent]));
+        run(&exit_3(), Flavor::Docker, Split::Whole, |e| bad_create(e).reply(Purpose::Version, [Reply::Silent]));
     assert!(matches!(&t.errors[..], [Error::Engine { status: 400, .. }]), "{:?} {:?}", t.errors, engine.requests);
 }
 
 #[test]
 fn once_the_engine_took_the_version_a_400_is_not_asked_about() {
-    let bad_start = |e: Engine| e.reply(Op::Start, [Reply::EngineError(400, "bad start")]);
+    let bad_start = |e: Engine| e.reply(Purpose::Start, [Reply::EngineError(400, "bad start")]);
     let (t, engine) = run(&exit_3(), Flavor::Docker, Split::Whole, bad_start);
-    assert!(!ops(&engine).contains(&Op::Version), "{:?}", engine.requests);
+    assert!(!ops(&engine).contains(&Purpose::Version), "{:?}", engine.requests);
     assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Start, status: 400, .. }]), "{:?}", t.errors);
     assert_cleaned_up(&t, &engine);
 }
@@ -164,7 +175,7 @@ fn the_terminal_size_goes_in_the_create_body_from_api_1_42_and_after_start_befor
     let raw = Process { raw: Some(b"45 123\r\n".to_vec()), ..Process::default() };
     // Docker 26: the size is the container's from its start; no resize call.
     let (t, engine) = run(&tty(), Flavor::Docker, Split::Whole, |e| docker("1.45", "1.24")(e).process(raw.clone()));
-    assert!(!ops(&engine).contains(&Op::Resize), "{:?}", engine.requests);
+    assert!(!ops(&engine).contains(&Purpose::Resize), "{:?}", engine.requests);
     assert_eq!(
         t.names(),
         ["ContainerCreate", "TerminalResize", "ProcessStart", "Output", "ProcessEnd", "ContainerRemove"]
@@ -172,15 +183,15 @@ fn the_terminal_size_goes_in_the_create_body_from_api_1_42_and_after_start_befor
     // Docker 20.10 ignores ConsoleSize and refuses a resize before start: right after start.
     let (t, engine) = run(&tty(), Flavor::Docker, Split::Whole, |e| e.process(raw.clone()));
     let o = ops(&engine);
-    let start = o.iter().position(|op| *op == Op::Start).unwrap();
-    assert_eq!(o.iter().position(|op| *op == Op::Resize), Some(start + 1), "{o:?}");
+    let start = o.iter().position(|op| *op == Purpose::Start).unwrap();
+    assert_eq!(o.iter().position(|op| *op == Purpose::Resize), Some(start + 1), "{o:?}");
     assert!(t.names().starts_with(&["ContainerCreate", "ProcessStart", "TerminalResize"]), "{:?}", t.names());
     // Podman (1.41 in its compat API) takes a resize of the created container.
     let (t, engine) = run(&tty(), Flavor::Podman, Split::Whole, |e| e.process(raw.clone()));
     let o = ops(&engine);
-    let start = o.iter().position(|op| *op == Op::Start).unwrap();
-    assert_eq!(o.iter().position(|op| *op == Op::Resize), Some(start - 1), "{o:?}");
-    assert_eq!(o.iter().filter(|op| **op == Op::Resize).count(), 1, "{o:?}");
+    let start = o.iter().position(|op| *op == Purpose::Start).unwrap();
+    assert_eq!(o.iter().position(|op| *op == Purpose::Resize), Some(start - 1), "{o:?}");
+    assert_eq!(o.iter().filter(|op| **op == Purpose::Resize).count(), 1, "{o:?}");
     assert!(t.names().starts_with(&["ContainerCreate", "TerminalResize", "ProcessStart"]), "{:?}", t.names());
 }
 

@@ -18,8 +18,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cstream_driver_blocking::{Core, Step};
-use cstream_proto_core::{EventKind, Input, Machine, RequestId};
+use cstream_driver_blocking::Core;
+use cstream_proto_core::{EventKind, Input, Machine, Output, RequestId};
 use cstream_wasm::wire::{WirePull, WireSpec};
 use cstream_wasm_host::{WasmMachine, WasmModule};
 
@@ -67,8 +67,8 @@ fn start<M: Core>(m: &mut M) -> RequestId {
     let mut started = false;
     while !started || attach.is_none() {
         match m.poll() {
-            Step::Send { id, call } => {
-                let path = call.path.split('?').next().unwrap().to_string();
+            Output::Send { id, request } => {
+                let path = request.path.split('?').next().unwrap().to_string();
                 let (status, body): (u16, &[u8]) = match path.rsplit('/').next().unwrap() {
                     "_ping" => (200, b"OK"),
                     "create" => (201, br#"{"Id":"c1","Warnings":[]}"#),
@@ -89,8 +89,8 @@ fn start<M: Core>(m: &mut M) -> RequestId {
                 }
                 started |= path.ends_with("/start");
             }
-            Step::Error(e) => panic!("{e}"),
-            Step::Done => panic!("the run ended"),
+            Output::Error(e) => panic!("{e}"),
+            Output::Done => panic!("the run ended"),
             _ => {}
         }
     }
@@ -106,14 +106,14 @@ fn feed<M: Core>(m: &mut M, id: RequestId, stream: &Bytes) -> u64 {
         m.input(now, Input::Body { id, data: stream.slice(i..(i + READ).min(stream.len())) });
         loop {
             match m.poll() {
-                Step::Event(e) => {
+                Output::Event(e) => {
                     if let EventKind::Output { data, .. } = e.kind {
                         bytes += data.len() as u64;
                     }
                 }
-                Step::Pending { .. } => break,
-                Step::Error(e) => panic!("{e}"),
-                Step::Done => panic!("the run ended"),
+                Output::Pending { .. } => break,
+                Output::Error(e) => panic!("{e}"),
+                Output::Done => panic!("the run ended"),
                 _ => {}
             }
         }

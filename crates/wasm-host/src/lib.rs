@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_driver_blocking::{Call, Core, Step};
-use cstream_proto_core::{CommandError, Input, RequestId};
+use cstream_driver_blocking::Core;
+use cstream_proto_core::{CommandError, Input};
 use cstream_wasm::session::{command_error, status};
-use cstream_wasm::wire::{WireError, WireInput, WireKind, WireOutput, WireSpec, to_nanos};
+use cstream_wasm::wire::{WireError, WireInput, WireOutput, WireSpec};
 use wasmi::{Engine, Linker, Memory, Module, Store, TypedFunc};
 
 /// Where `scripts/wasm.sh` leaves the module; `CSTREAM_WASM` overrides it.
@@ -285,45 +285,27 @@ impl Drop for WasmMachine {
 impl Core for WasmMachine {
     type Error = WireError;
 
-    fn poll(&mut self) -> Step<WireError> {
-        match self.next_output() {
-            WireOutput::Send { id, request } => Step::Send {
-                id: RequestId(id),
-                call: Call {
-                    method: request.method.as_str(),
-                    path: request.path,
-                    headers: request.headers,
-                    body: request.body,
-                    upgrade: request.kind == WireKind::Upgrade,
-                },
-            },
-            WireOutput::Write { id, data } => Step::Write { id: RequestId(id), data },
-            WireOutput::CloseWrite { id } => Step::CloseWrite { id: RequestId(id) },
-            WireOutput::Abort { id } => Step::Abort { id: RequestId(id) },
-            WireOutput::Event(e) => Step::Event(e),
-            WireOutput::Error(e) => Step::Error(e),
-            WireOutput::Pending { deadline } => Step::Pending { deadline: deadline.map(Duration::from_nanos) },
-            WireOutput::Done => Step::Done,
-        }
+    fn poll(&mut self) -> WireOutput {
+        self.next_output()
     }
 
     fn input(&mut self, now: Duration, input: Input) {
-        self.push(&WireInput::from_input(now, input));
+        self.push(&WireInput::Input { now, input });
     }
 
     fn timeout(&mut self, now: Duration) {
-        self.push(&WireInput::Timeout { now: to_nanos(now) });
+        self.push(&WireInput::Timeout { now });
     }
 
     fn cancel(&mut self, now: Duration) {
-        self.push(&WireInput::Cancel { now: to_nanos(now) });
+        self.push(&WireInput::Cancel { now });
     }
 
     fn write_stdin(&mut self, data: Bytes) -> Result<(), CommandError> {
-        self.command(WireInput::Stdin { now: 0, data })
+        self.command(WireInput::Stdin(data))
     }
 
     fn close_stdin(&mut self) -> Result<(), CommandError> {
-        self.command(WireInput::CloseStdin { now: 0 })
+        self.command(WireInput::CloseStdin)
     }
 }

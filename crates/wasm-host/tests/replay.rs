@@ -5,89 +5,62 @@
 //!
 //! Needs the module: `scripts/wasm.sh` builds it.
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use cstream_proto_core::{CommandError, Input, Machine, RequestId};
+use cstream_proto_core::transcript::{self, Command, Head, Record};
+use cstream_proto_core::{CommandError, Input, Machine};
 use cstream_wasm::session::{command_status, status};
-use cstream_wasm::wire::{WireInput, WireOutput, WirePull, WireSpec};
+use cstream_wasm::wire::{WireInput, WireOutput, WirePull, WireSpec, wire_output};
 use cstream_wasm_host::{WasmMachine, WasmModule};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn module() -> WasmModule {
     WasmModule::load().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn transcripts() -> Vec<(String, Vec<Value>)> {
+fn transcripts() -> Vec<(String, Head, Vec<Record>)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto-core/tests/transcripts");
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let lines = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), lines)
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let (head, records) = transcript::parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (name, head, records)
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(v.len() >= 12, "the recorded transcripts are missing");
+    assert!(v.len() >= 20, "the recorded transcripts are missing");
     v
 }
 
-/// The transcript's spec, as proto-core's replay test builds it.
-fn spec(head: &Value) -> WireSpec {
-    let s = &head["spec"];
-    let pull = match s["pull"].as_str() {
-        Some("never") => WirePull::Never,
-        Some("always") => WirePull::Always,
-        _ => WirePull::Missing,
+/// The transcript's spec, as [`Head::spec`] builds it for proto-core.
+fn spec(head: &Head) -> WireSpec {
+    let pull = match head.pull {
+        cstream_proto_core::PullPolicy::Never => WirePull::Never,
+        cstream_proto_core::PullPolicy::Always => WirePull::Always,
+        cstream_proto_core::PullPolicy::Missing => WirePull::Missing,
     };
-    let command = s["command"].as_array().map(|c| c.iter().map(|a| a.as_str().unwrap().to_string()).collect());
     WireSpec {
         run_id: "replay".into(),
-        tty: s["tty"].as_bool().unwrap(),
-        tty_size: s["tty_size"].as_array().map(|a| (a[0].as_u64().unwrap() as u16, a[1].as_u64().unwrap() as u16)),
-        stdin: s["stdin"].as_bool().unwrap(),
+        tty: head.tty,
+        tty_size: head.tty_size,
+        stdin: head.stdin,
         pull,
         heartbeat: Some(0),
-        command,
-        ..WireSpec::new(s["image"].as_str().unwrap())
+        command: head.command.clone(),
+        ..WireSpec::new(head.image.as_str())
     }
 }
 
-fn data(v: &Value) -> Bytes {
-    if let Some(t) = v["text"].as_str() {
-        return Bytes::copy_from_slice(t.as_bytes());
-    }
-    let hex = v["hex"].as_str().unwrap();
-    Bytes::from((0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect::<Vec<_>>())
-}
-
-/// The input or command a transcript line holds; `None` for an output line.
-fn input(line: &Value) -> Option<WireInput> {
-    let key = line.as_object().unwrap().keys().find(|k| *k != "at").unwrap().as_str();
-    let v = &line[key];
-    let now = line["at"].as_u64().unwrap_or(0);
-    let id = v["id"].as_u64().unwrap_or(0);
-    Some(match key {
-        "head" => {
-            let headers = v["headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
-                .collect();
-            WireInput::Head { now, id, status: v["status"].as_u64().unwrap() as u16, headers }
-        }
-        "body" => WireInput::Body { now, id, data: data(v) },
-        "end" => WireInput::End { now, id },
-        "failed" => WireInput::Failed { now, id, message: v["message"].as_str().unwrap().into() },
-        "timeout" => WireInput::Timeout { now },
-        "cancel" => WireInput::Cancel { now },
-        "stdin" => WireInput::Stdin { now, data: data(v) },
-        "close_stdin" => WireInput::CloseStdin { now },
-        _ => return None,
+/// The input or command a record holds; `None` for an output.
+fn input(record: &Record) -> Option<WireInput> {
+    Some(match record {
+        Record::Input { at, input } => WireInput::Input { now: *at, input: input.clone() },
+        Record::Timeout { at } => WireInput::Timeout { now: *at },
+        Record::Command { at, command: Command::Cancel } => WireInput::Cancel { now: *at },
+        Record::Command { command: Command::Stdin(data), .. } => WireInput::Stdin(data.clone()),
+        Record::Command { command: Command::CloseStdin, .. } => WireInput::CloseStdin,
+        Record::Output(_) => return None,
     })
 }
 
@@ -101,63 +74,45 @@ impl Native {
     }
 
     fn push(&mut self, input: &WireInput) -> i32 {
-        let (d, id, m) = (Duration::from_nanos, RequestId, &mut self.0);
+        let m = &mut self.0;
         let code = |r: Result<(), CommandError>| r.map_or_else(command_status, |()| status::OK);
         match input.clone() {
-            WireInput::Head { now, id: i, status, headers } => {
-                m.handle_input(d(now), Input::Head { id: id(i), status, headers })
-            }
-            WireInput::Body { now, id: i, data } => m.handle_input(d(now), Input::Body { id: id(i), data }),
-            WireInput::End { now, id: i } => m.handle_input(d(now), Input::End { id: id(i) }),
-            WireInput::Failed { now, id: i, message } => m.handle_input(d(now), Input::Failed { id: id(i), message }),
-            WireInput::Timeout { now } => m.handle_timeout(d(now)),
-            WireInput::Cancel { now } => m.cancel(d(now)),
-            WireInput::Stdin { data, .. } => return code(m.write_stdin(data)),
-            WireInput::CloseStdin { .. } => return code(m.close_stdin()),
+            WireInput::Input { now, input } => m.handle_input(now, input),
+            WireInput::Timeout { now } => m.handle_timeout(now),
+            WireInput::Cancel { now } => m.cancel(now),
+            WireInput::Stdin(data) => return code(m.write_stdin(data)),
+            WireInput::CloseStdin => return code(m.close_stdin()),
             WireInput::Resize { .. } => unreachable!("no transcript resizes"),
         }
         status::OK
     }
 
     fn next(&mut self) -> WireOutput {
-        self.0.poll_output().into()
+        wire_output(self.0.poll_output())
     }
 }
 
-/// An output in the transcript's terms (proto-core's tests/replay.rs).
+/// An output as the transcript records it.
 fn recorded(o: &WireOutput) -> Value {
-    match o {
-        WireOutput::Send { id, request } => {
-            json!({"send": {"id": id, "method": request.method.as_str(), "path": request.path}})
-        }
-        WireOutput::Write { id, data } => {
-            json!({"write": {"id": id, "text": String::from_utf8(data.to_vec()).unwrap()}})
-        }
-        WireOutput::CloseWrite { id } => json!({"close_write": {"id": id}}),
-        WireOutput::Abort { id } => json!({"abort": {"id": id}}),
-        WireOutput::Event(e) => json!({ "event": e }),
-        WireOutput::Error(e) => json!({ "error": e.message }),
-        WireOutput::Done => json!({"done": {}}),
-        WireOutput::Pending { .. } => json!({"pending": {}}),
-    }
+    transcript::output(o).unwrap_or_else(|| panic!("{o:?} where the transcript has an output"))
 }
 
 #[test]
 fn recorded_runs_replay_exactly_in_wasm_as_natively() {
     let module = module();
-    for (name, lines) in transcripts() {
-        let spec = spec(&lines[0]);
+    for (name, head, records) in transcripts() {
+        let spec = spec(&head);
         let mut wasm = WasmMachine::new(&module, &spec).unwrap();
         let mut native = Native::new(&spec);
-        for (n, line) in lines.iter().enumerate().skip(1) {
-            let at = format!("{name} line {}", n + 1);
-            if let Some(input) = input(line) {
+        for (n, record) in records.iter().enumerate() {
+            let at = format!("{name} line {}", n + 2);
+            if let Some(input) = input(record) {
                 assert_eq!(wasm.push(&input), native.push(&input), "{at}: status");
                 continue;
             }
             let (w, nat) = (wasm.next_output(), native.next());
             assert_eq!(w, nat, "{at}: the module and proto-core differ");
-            assert_eq!(&recorded(&w), line, "{at}: the module did otherwise than recorded");
+            assert_eq!(&Record::Output(recorded(&w)), record, "{at}: the module did otherwise than recorded");
         }
         assert_eq!(wasm.next_output(), WireOutput::Done, "{name}");
         assert_eq!(native.next(), WireOutput::Done, "{name}");
@@ -169,8 +124,8 @@ fn recorded_runs_replay_exactly_in_wasm_as_natively() {
 #[test]
 fn recorded_runs_fed_bytewise_give_the_same_outputs_in_wasm() {
     let module = module();
-    for (name, lines) in transcripts() {
-        let spec = spec(&lines[0]);
+    for (name, head, records) in transcripts() {
+        let spec = spec(&head);
         let mut wasm = WasmMachine::new(&module, &spec).unwrap();
         let mut native = Native::new(&spec);
         let (mut from_wasm, mut from_native) = (Vec::new(), Vec::new());
@@ -182,11 +137,11 @@ fn recorded_runs_fed_bytewise_give_the_same_outputs_in_wasm() {
                 return;
             }
         };
-        for line in &lines[1..] {
-            let inputs = match input(line) {
-                Some(WireInput::Body { now, id, data }) => {
-                    (0..data.len()).map(|i| WireInput::Body { now, id, data: data.slice(i..i + 1) }).collect()
-                }
+        for record in &records {
+            let inputs = match input(record) {
+                Some(WireInput::Input { now, input: Input::Body { id, data } }) => (0..data.len())
+                    .map(|i| WireInput::Input { now, input: Input::Body { id, data: data.slice(i..i + 1) } })
+                    .collect(),
                 Some(other) => vec![other],
                 None => continue,
             };
@@ -212,7 +167,7 @@ fn a_refused_spec_is_an_error_then_done() {
         other => panic!("{other:?}"),
     }
     assert_eq!(wasm.next_output(), WireOutput::Done);
-    assert_eq!(wasm.push(&WireInput::CloseStdin { now: 0 }), status::ENDED);
+    assert_eq!(wasm.push(&WireInput::CloseStdin), status::ENDED);
 }
 
 /// The core does no I/O: the module needs nothing from its host, and

@@ -155,6 +155,9 @@ pub unsafe extern "C" fn cs_decode_frames(ptr: *const u8, len: usize, chunk: usi
 mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
+    use core::time::Duration;
+
+    use cstream_proto_core::Input;
 
     use super::*;
     use crate::wire::{WireInput, WireOutput, WireSpec};
@@ -192,10 +195,10 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(matches!(poll(session), WireOutput::Pending { deadline: Some(_) }));
-        let head = WireInput::Head { now: 5, id, status: 200, headers: vec![("Api-Version".into(), "1.41".into())] };
-        let end = WireInput::End { now: 5, id };
-        for input in [head, WireInput::Body { now: 5, id, data: "OK".into() }, end] {
-            let (ptr, len) = place(&postcard::to_allocvec(&input).unwrap());
+        let now = Duration::from_nanos(5);
+        let head = Input::Head { id, status: 200, headers: vec![("Api-Version".into(), "1.41".into())] };
+        for input in [head, Input::Body { id, data: "OK".into() }, Input::End { id }] {
+            let (ptr, len) = place(&postcard::to_allocvec(&WireInput::Input { now, input }).unwrap());
             // SAFETY: a live session; `ptr` and `len` from `place`, freed once, after.
             assert_eq!(unsafe { cs_input(session, ptr, len) }, status::OK);
             // SAFETY: as above.
@@ -207,7 +210,7 @@ mod tests {
         })
         .collect();
         assert_eq!(sent, ["/v1.41/containers/create"]);
-        let (ptr, len) = place(&postcard::to_allocvec(&WireInput::CloseStdin { now: 6 }).unwrap());
+        let (ptr, len) = place(&postcard::to_allocvec(&WireInput::CloseStdin).unwrap());
         // SAFETY: as above.
         assert_eq!(unsafe { cs_input(session, ptr, len) }, status::STDIN_NOT_ENABLED);
         // SAFETY: as above.

@@ -22,6 +22,22 @@
 //! | `cs_drop(session)` | frees the session |
 //! | `cs_decode_frames(ptr, len, chunk) -> u64` | a measure of the frame decoder ([`session::decode_frames`]) |
 //!
+//! # The messages
+//!
+//! Every message is [postcard](https://docs.rs/postcard)'s encoding of a
+//! serde type, and the types are proto-core's own wherever it has one:
+//!
+//! - in: [`WireSpec`](wire::WireSpec) (the builder's options, durations in
+//!   nanoseconds), then [`WireInput`](wire::WireInput): an engine answer as a
+//!   [`cstream_proto_core::Input`] with the host's clock, a timeout, a
+//!   cancel, stdin, or a resize;
+//! - out: [`WireOutput`](wire::WireOutput), which is
+//!   [`cstream_proto_core::Output`]: requests as
+//!   [`cstream_proto_core::api::Request`] (method, path and query, headers
+//!   with credentials in the clear, body, kind), events, deadlines as
+//!   [`Duration`](core::time::Duration)s, and errors as
+//!   [`WireError`](wire::WireError) (phase and message).
+//!
 //! The run-loop contract is proto-core's: after [`cs_new`](abi::cs_new) and
 //! after every `cs_input`, call `cs_poll` until the output is `Pending` (wait
 //! for I/O or its deadline, then feed a `Timeout`) or `Done`.

@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 use cstream_proto_core::decode::FrameDecoder;
-use cstream_proto_core::{CommandError, Input, Machine, RequestId, TtySize};
+use cstream_proto_core::{CommandError, Machine};
 
-use crate::wire::{WireError, WireInput, WireOutput, WireSpec, from_nanos};
+use crate::wire::{WireError, WireInput, WireOutput, WireSpec, wire_output};
 
 /// What [`Session::input`] (and `cs_input`) returns.
 pub mod status {
@@ -95,39 +95,26 @@ impl Session {
     pub fn apply(&mut self, input: WireInput) -> i32 {
         let Some(m) = &mut self.machine else {
             return match input {
-                WireInput::Stdin { .. } | WireInput::CloseStdin { .. } | WireInput::Resize { .. } => status::ENDED,
+                WireInput::Stdin(_) | WireInput::CloseStdin | WireInput::Resize { .. } => status::ENDED,
                 _ => status::OK,
             };
         };
-        let id = RequestId;
         let result = match input {
-            WireInput::Head { now, id: i, status, headers } => {
-                m.handle_input(from_nanos(now), Input::Head { id: id(i), status, headers });
-                Ok(())
-            }
-            WireInput::Body { now, id: i, data } => {
-                m.handle_input(from_nanos(now), Input::Body { id: id(i), data });
-                Ok(())
-            }
-            WireInput::End { now, id: i } => {
-                m.handle_input(from_nanos(now), Input::End { id: id(i) });
-                Ok(())
-            }
-            WireInput::Failed { now, id: i, message } => {
-                m.handle_input(from_nanos(now), Input::Failed { id: id(i), message });
+            WireInput::Input { now, input } => {
+                m.handle_input(now, input);
                 Ok(())
             }
             WireInput::Timeout { now } => {
-                m.handle_timeout(from_nanos(now));
+                m.handle_timeout(now);
                 Ok(())
             }
             WireInput::Cancel { now } => {
-                m.cancel(from_nanos(now));
+                m.cancel(now);
                 Ok(())
             }
-            WireInput::Stdin { data, .. } => m.write_stdin(data),
-            WireInput::CloseStdin { .. } => m.close_stdin(),
-            WireInput::Resize { now, cols, rows } => m.resize(from_nanos(now), TtySize { cols, rows }).map(drop),
+            WireInput::Stdin(data) => m.write_stdin(data),
+            WireInput::CloseStdin => m.close_stdin(),
+            WireInput::Resize { now, size } => m.resize(now, size).map(drop),
         };
         result.map_or_else(command_status, |()| status::OK)
     }
@@ -135,7 +122,7 @@ impl Session {
     /// The machine's next output.
     pub fn next_output(&mut self) -> WireOutput {
         match &mut self.machine {
-            Some(m) => m.poll_output().into(),
+            Some(m) => wire_output(m.poll_output()),
             None => self.refused.pop_front().unwrap_or(WireOutput::Done),
         }
     }

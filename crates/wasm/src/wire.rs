@@ -1,9 +1,11 @@
 //! The messages that cross the WebAssembly boundary, postcard-encoded.
 //!
 //! The host sends a [`WireSpec`] once, then [`WireInput`]s; the module
-//! answers with [`WireOutput`]s. Each mirrors a proto-core type and converts
-//! to or from it; times are nanoseconds on the host's monotonic clock, since
-//! an epoch of its choosing (the `now` of [`WireSpec`] is usually 0).
+//! answers with [`WireOutput`]s. Inputs and outputs are proto-core's own
+//! [`Input`] and [`Output`] (requests, ids, events, deadlines as they are),
+//! with the user's commands beside the inputs and errors as [`WireError`].
+//! Times are [`Duration`]s on the host's monotonic clock, since an epoch of
+//! its choosing; [`WireSpec`]'s are nanoseconds (its `now` is usually 0).
 //!
 //! These types are plain data and compile anywhere, so a native host encodes
 //! and decodes with the same code the module runs.
@@ -14,9 +16,8 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::{Method, Request, RequestKind};
 use cstream_proto_core::spec::{Coalesce, Limits, Secret};
-use cstream_proto_core::{Error, Event, Input, Output, PullPolicy, RunInfo, RunSpec, SpecError};
+use cstream_proto_core::{Error, Input, Output, PullPolicy, RunInfo, RunSpec, SpecError, TtySize};
 use serde::{Deserialize, Serialize};
 
 /// Nanoseconds as a [`Duration`].
@@ -216,110 +217,43 @@ impl WireSpec {
 }
 
 /// Something for the machine: an answer from the engine, the clock, or a
-/// command from the user. Each carries the host's clock, `now`, in
-/// nanoseconds (stdin and close-stdin do not use it).
+/// command from the user. `now` is the host's clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)] // Each field is the proto-core field of the same name.
 pub enum WireInput {
-    /// [`Input::Head`].
-    Head { now: u64, id: u64, status: u16, headers: Vec<(String, String)> },
-    /// [`Input::Body`].
-    Body { now: u64, id: u64, data: Bytes },
-    /// [`Input::End`].
-    End { now: u64, id: u64 },
-    /// [`Input::Failed`].
-    Failed { now: u64, id: u64, message: String },
+    /// An answer from the engine: [`Machine::handle_input`](cstream_proto_core::Machine::handle_input).
+    Input {
+        #[allow(missing_docs)]
+        now: Duration,
+        #[allow(missing_docs)]
+        input: Input,
+    },
     /// The deadline passed: [`Machine::handle_timeout`](cstream_proto_core::Machine::handle_timeout).
-    Timeout { now: u64 },
+    Timeout {
+        #[allow(missing_docs)]
+        now: Duration,
+    },
     /// [`Machine::cancel`](cstream_proto_core::Machine::cancel).
-    Cancel { now: u64 },
+    Cancel {
+        #[allow(missing_docs)]
+        now: Duration,
+    },
     /// [`Machine::write_stdin`](cstream_proto_core::Machine::write_stdin).
-    Stdin { now: u64, data: Bytes },
+    Stdin(Bytes),
     /// [`Machine::close_stdin`](cstream_proto_core::Machine::close_stdin).
-    CloseStdin { now: u64 },
+    CloseStdin,
     /// [`Machine::resize`](cstream_proto_core::Machine::resize).
-    Resize { now: u64, cols: u16, rows: u16 },
-}
-
-impl WireInput {
-    /// An engine answer, at `now`.
-    pub fn from_input(now: Duration, input: Input) -> Self {
-        let now = to_nanos(now);
-        match input {
-            Input::Head { id, status, headers } => WireInput::Head { now, id: id.0, status, headers },
-            Input::Body { id, data } => WireInput::Body { now, id: id.0, data },
-            Input::End { id } => WireInput::End { now, id: id.0 },
-            Input::Failed { id, message } => WireInput::Failed { now, id: id.0, message },
-        }
-    }
-}
-
-/// An HTTP method; see [`Method`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum WireMethod {
-    Get,
-    Post,
-    Delete,
-}
-
-impl WireMethod {
-    /// The method's name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WireMethod::Get => "GET",
-            WireMethod::Post => "POST",
-            WireMethod::Delete => "DELETE",
-        }
-    }
-}
-
-/// How to treat a request's answer; see [`RequestKind`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum WireKind {
-    Unary,
-    Streaming,
-    Upgrade,
-}
-
-/// A request to send; see [`Request`]. Header values are sent as they are,
-/// credentials included.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct WireRequest {
-    pub method: WireMethod,
-    /// Path and query.
-    pub path: String,
-    /// Beyond `Host` and `Content-Length`, which the host adds.
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-    pub kind: WireKind,
-}
-
-impl From<Request> for WireRequest {
-    fn from(r: Request) -> Self {
-        WireRequest {
-            method: match r.method {
-                Method::Get => WireMethod::Get,
-                Method::Post => WireMethod::Post,
-                Method::Delete => WireMethod::Delete,
-            },
-            path: r.path,
-            headers: r.headers.into_iter().map(|h| (h.name.to_string(), h.value)).collect(),
-            body: r.body,
-            kind: match r.kind {
-                RequestKind::Unary => WireKind::Unary,
-                RequestKind::Streaming => WireKind::Streaming,
-                RequestKind::Upgrade => WireKind::Upgrade,
-            },
-        }
-    }
+    Resize {
+        #[allow(missing_docs)]
+        now: Duration,
+        #[allow(missing_docs)]
+        size: TtySize,
+    },
 }
 
 /// An error from the run: its [`Display`](core::fmt::Display) text and the
 /// name of its [`Phase`](cstream_proto_core::Phase) (`"Create"`, ...; `None`
-/// for a refused spec).
+/// for a refused spec). The core's [`Error`] holds `&'static str`s and so
+/// cannot be read back from bytes; this is what crosses instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
     /// The phase's name, as its `Debug` spells it.
@@ -342,39 +276,11 @@ impl core::fmt::Display for WireError {
 
 impl core::error::Error for WireError {}
 
-/// What the machine wants done, or says happened; see [`Output`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)] // Each field is the proto-core field of the same name.
-pub enum WireOutput {
-    /// [`Output::Send`].
-    Send { id: u64, request: WireRequest },
-    /// [`Output::Write`].
-    Write { id: u64, data: Bytes },
-    /// [`Output::CloseWrite`].
-    CloseWrite { id: u64 },
-    /// [`Output::Abort`].
-    Abort { id: u64 },
-    /// [`Output::Event`].
-    Event(Event),
-    /// [`Output::Error`].
-    Error(WireError),
-    /// [`Output::Pending`], the deadline in nanoseconds.
-    Pending { deadline: Option<u64> },
-    /// [`Output::Done`].
-    Done,
-}
+/// What the module outputs: the machine's [`Output`] as it is, its error
+/// as a [`WireError`].
+pub type WireOutput = Output<WireError>;
 
-impl From<Output> for WireOutput {
-    fn from(o: Output) -> Self {
-        match o {
-            Output::Send { id, request } => WireOutput::Send { id: id.0, request: request.into() },
-            Output::Write { id, data } => WireOutput::Write { id: id.0, data },
-            Output::CloseWrite { id } => WireOutput::CloseWrite { id: id.0 },
-            Output::Abort { id } => WireOutput::Abort { id: id.0 },
-            Output::Event(e) => WireOutput::Event(e),
-            Output::Error(e) => WireOutput::Error(WireError::from(&e)),
-            Output::Pending { deadline } => WireOutput::Pending { deadline: deadline.map(to_nanos) },
-            Output::Done => WireOutput::Done,
-        }
-    }
+/// The machine's output as the module sends it.
+pub fn wire_output(o: Output) -> WireOutput {
+    o.map_error(|e| WireError::from(&e))
 }

@@ -7,25 +7,27 @@
 
 pub mod answers;
 pub mod create;
+mod purpose;
 pub mod requests;
 pub mod version;
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
+pub use purpose::Purpose;
 pub use version::{ApiVersion, EngineInfo, EngineKind};
 
 /// An HTTP method the Engine API uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub enum Method {
-    /// GET
     Get,
-    /// POST
     Post,
-    /// DELETE
     Delete,
 }
 
@@ -41,7 +43,7 @@ impl Method {
 }
 
 /// How the driver should treat a request's answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
     /// A short answer that arrives at once; the core bounds its time.
     Unary,
@@ -53,12 +55,15 @@ pub enum RequestKind {
     Upgrade,
 }
 
-/// One request header. Sensitive values never appear in Debug output.
-#[derive(Clone, PartialEq, Eq)]
+/// One request header. Sensitive values never appear in Debug output; they
+/// do appear when the header is serialized, since whoever sends the request
+/// needs them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
-    /// The header name.
-    pub name: &'static str,
-    /// The header value.
+    /// The name, as the core spells it (`Content-Type`, `X-Registry-Auth`);
+    /// borrowed when the core makes the header, owned once deserialized.
+    pub name: Cow<'static, str>,
+    #[allow(missing_docs)]
     pub value: String,
     /// Whether the value is a credential.
     pub sensitive: bool,
@@ -74,9 +79,13 @@ impl fmt::Debug for Header {
 }
 
 /// A request to send to the engine, as data.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It serializes with serde (every field, credentials included), so it
+/// crosses a boundary as it is: the WebAssembly module's C ABI sends it to
+/// its host postcard-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
-    /// The method.
+    #[allow(missing_docs)]
     pub method: Method,
     /// Path and query, such as `/v1.41/containers/create?name=x`.
     pub path: String,

@@ -19,7 +19,7 @@ fn request(method: Method, path: String, kind: RequestKind) -> Request {
 }
 
 fn header(name: &'static str, value: impl Into<String>) -> Header {
-    Header { name, value: value.into(), sensitive: false }
+    Header { name: name.into(), value: value.into(), sensitive: false }
 }
 
 /// Percent-encodes a query value (everything but RFC 3986's unreserved set).
@@ -84,7 +84,7 @@ pub fn pull(v: ApiVersion, from_image: &str, tag: &str, auth: Option<&Secret>) -
     let path = alloc::format!("/v{v}/images/create?fromImage={}&tag={}", encode_query(from_image), encode_query(tag));
     let mut r = request(Method::Post, path, RequestKind::Streaming);
     if let Some(a) = auth {
-        r.headers.push(Header { name: "X-Registry-Auth", value: a.expose().to_string(), sensitive: true });
+        r.headers.push(Header { name: "X-Registry-Auth".into(), value: a.expose().to_string(), sensitive: true });
     }
     r
 }

@@ -1,11 +1,15 @@
 //! What goes into the machine ([`Input`]) and what comes out ([`Output`]):
 //! the whole of its contract with a driver, as data.
+//!
+//! Both serialize with serde, so the contract can cross a boundary as it
+//! is: the WebAssembly module's C ABI is these types, postcard-encoded.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use super::RequestId;
 use crate::api::Request;
@@ -13,11 +17,11 @@ use crate::error::Error;
 use crate::event::Event;
 
 /// What the engine (through the driver) tells the machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each variant's doc says what its fields are.
 pub enum Input {
     /// The status and headers of request `id`'s answer (101 for an upgrade).
     Head {
-        /// Which request.
         id: RequestId,
         /// The HTTP status.
         status: u16,
@@ -26,20 +30,15 @@ pub enum Input {
     },
     /// Bytes of request `id`'s body, or of its upgraded stream.
     Body {
-        /// Which request.
         id: RequestId,
         /// The bytes, split anywhere.
         data: Bytes,
     },
     /// Request `id`'s body (or upgraded stream) ended cleanly.
-    End {
-        /// Which request.
-        id: RequestId,
-    },
+    End { id: RequestId },
     /// Request `id` failed in transport: no connection, connection reset,
     /// an upgrade that did not happen.
     Failed {
-        /// Which request.
         id: RequestId,
         /// What the driver saw.
         message: String,
@@ -47,43 +46,51 @@ pub enum Input {
 }
 
 /// What the machine wants done, or says happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// Send this request; report its answer with the same id.
-    Send {
-        /// The id to report its answer under.
-        id: RequestId,
-        /// The request.
-        request: Request,
-    },
-    /// Write stdin bytes on request `id`'s upgraded connection.
-    Write {
-        /// The attach request.
-        id: RequestId,
-        /// The bytes.
-        data: Bytes,
-    },
-    /// Close the write half of request `id`'s upgraded connection (end of stdin).
-    CloseWrite {
-        /// The attach request.
-        id: RequestId,
-    },
+///
+/// Serializes with serde when `E` does. `E` is the machine's own [`Error`]
+/// unless the output has crossed a boundary: [`Error`] holds `&'static
+/// str`s, so it cannot be read back from bytes, and an error travels as a
+/// type of the boundary's own (its phase and message, say), made with
+/// [`Output::map_error`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each variant's doc says what its fields are.
+pub enum Output<E = Error> {
+    /// Send `request`; report its answer under `id`.
+    Send { id: RequestId, request: Request },
+    /// Write stdin bytes on request `id`'s upgraded connection (the attach).
+    Write { id: RequestId, data: Bytes },
+    /// Close the write half of request `id`'s upgraded connection (the
+    /// attach): the end of stdin.
+    CloseWrite { id: RequestId },
     /// The machine no longer needs request `id`: close its connection.
     /// Inputs about it are ignored from now on.
-    Abort {
-        /// Which request.
-        id: RequestId,
-    },
+    Abort { id: RequestId },
     /// Something happened: pass it to the user.
     Event(Event),
     /// Something failed: pass it to the user. The machine goes on cleaning up.
-    Error(Error),
+    Error(E),
     /// Nothing more until an input arrives, a command is given, or
-    /// `deadline` passes (then call [`Machine::handle_timeout`]).
+    /// `deadline` passes (then call [`Machine::handle_timeout`](super::Machine::handle_timeout)).
     Pending {
         /// When to call `handle_timeout`, if no input comes first.
         deadline: Option<Duration>,
     },
     /// The run is over: nothing more will be output, and inputs are ignored.
     Done,
+}
+
+impl<E> Output<E> {
+    /// The same output with its error, if it is one, turned into an `F`.
+    pub fn map_error<F>(self, f: impl FnOnce(E) -> F) -> Output<F> {
+        match self {
+            Output::Send { id, request } => Output::Send { id, request },
+            Output::Write { id, data } => Output::Write { id, data },
+            Output::CloseWrite { id } => Output::CloseWrite { id },
+            Output::Abort { id } => Output::Abort { id },
+            Output::Event(e) => Output::Event(e),
+            Output::Error(e) => Output::Error(f(e)),
+            Output::Pending { deadline } => Output::Pending { deadline },
+            Output::Done => Output::Done,
+        }
+    }
 }

@@ -32,51 +32,38 @@ pub enum Split {
 
 pub const SPLITS: [Split; 5] = [Split::Whole, Split::Bytewise, Split::Random(1), Split::Random(7), Split::Random(42)];
 
-/// An Engine API call, read from a request's method and path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    Ping,
-    Version,
-    Pull,
-    Create,
-    Attach,
-    Wait,
-    Start,
-    Kill,
-    Resize,
-    Inspect,
-    Remove,
-    /// `GET /containers/json`: the list by label.
-    List,
-}
+pub use cstream_proto_core::api::Purpose;
 
-pub fn op_of(method: Method, path: &str) -> Op {
+/// Which call a request is, read from its method and path as an engine
+/// would: a `DELETE` is a [`Purpose::Remove`] whether the machine sent it for
+/// its own container or a swept one.
+pub fn purpose_of(method: Method, path: &str) -> Purpose {
     let p = path.split('?').next().unwrap();
     match (method, p.rsplit('/').next().unwrap()) {
-        (_, "_ping") => Op::Ping,
-        (Method::Get, "version") => Op::Version,
-        (_, "create") if p.contains("/images/") => Op::Pull,
-        (_, "create") => Op::Create,
-        (_, "attach") => Op::Attach,
-        (_, "wait") => Op::Wait,
-        (_, "start") => Op::Start,
-        (_, "kill") => Op::Kill,
-        (_, "resize") => Op::Resize,
-        (Method::Get, "json") if p.ends_with("/containers/json") => Op::List,
-        (Method::Get, "json") => Op::Inspect,
-        (Method::Delete, _) => Op::Remove,
+        (_, "_ping") => Purpose::Ping,
+        (Method::Get, "version") => Purpose::Version,
+        (_, "create") if p.contains("/images/") => Purpose::Pull,
+        (_, "create") => Purpose::Create,
+        (_, "attach") => Purpose::Attach,
+        (_, "wait") => Purpose::Wait,
+        (_, "start") => Purpose::Start,
+        (_, "kill") => Purpose::Kill,
+        (_, "resize") => Purpose::Resize,
+        (Method::Get, "json") if p.ends_with("/containers/json") => Purpose::Sweep,
+        (Method::Get, "json") => Purpose::Inspect,
+        (Method::Delete, _) => Purpose::Remove,
         other => panic!("unexpected request {other:?}"),
     }
 }
 
-/// The calls the engine received, in order.
-pub fn ops(engine: &Engine) -> Vec<Op> {
+/// What the calls the engine received were for, in order.
+pub fn ops(engine: &Engine) -> Vec<Purpose> {
     let method = |m: &str| match m {
         "GET" => Method::Get,
         "POST" => Method::Post,
         _ => Method::Delete,
     };
-    engine.requests.iter().map(|r| r.split_once(' ').unwrap()).map(|(m, p)| op_of(method(m), p)).collect()
+    engine.requests.iter().map(|r| r.split_once(' ').unwrap()).map(|(m, p)| purpose_of(method(m), p)).collect()
 }
 
 /// A scripted answer to one call.
@@ -146,7 +133,7 @@ pub struct Engine {
     pub flavor: Flavor,
     pub split: Split,
     pub process: Process,
-    pub replies: HashMap<Op, VecDeque<Reply>>,
+    pub replies: HashMap<Purpose, VecDeque<Reply>>,
     pub pull_body: Vec<u8>,
     pub api_version: &'static str,
     /// The oldest API version it takes; it answers 400 to paths of older
@@ -198,7 +185,7 @@ impl Engine {
     }
 
     /// Scripts the next answers to `op`, in order; later calls answer normally.
-    pub fn reply(mut self, op: Op, replies: impl IntoIterator<Item = Reply>) -> Self {
+    pub fn reply(mut self, op: Purpose, replies: impl IntoIterator<Item = Reply>) -> Self {
         self.replies.entry(op).or_default().extend(replies);
         self
     }
@@ -226,7 +213,7 @@ impl Engine {
         }
     }
 
-    fn headers(&self, op: Op, status: u16) -> Vec<(String, String)> {
+    fn headers(&self, op: Purpose, status: u16) -> Vec<(String, String)> {
         let mut h = vec![("Api-Version".to_string(), self.api_version.to_string())];
         match self.flavor {
             Flavor::Docker => {
@@ -238,7 +225,7 @@ impl Engine {
                 h.push(("Server".into(), "Libpod/4.3.1 (linux)".into()));
             }
         }
-        if op == Op::Attach && status == 101 {
+        if op == Purpose::Attach && status == 101 {
             h.push(("Connection".into(), "Upgrade".into()));
             h.push(("Upgrade".into(), "tcp".into()));
         }
@@ -259,7 +246,7 @@ impl Engine {
         }
     }
 
-    fn answer(&mut self, id: RequestId, op: Op, status: u16, body: &[u8]) {
+    fn answer(&mut self, id: RequestId, op: Purpose, status: u16, body: &[u8]) {
         let headers = self.headers(op, status);
         self.queue.push_back(Input::Head { id, status, headers });
         self.push_body(id, body);
@@ -269,20 +256,20 @@ impl Engine {
     /// Takes one request from the machine and queues the engine's answer.
     pub fn receive(&mut self, id: RequestId, method: Method, path: &str) {
         self.requests.push(format!("{} {}", method.as_str(), path));
-        let op = op_of(method, path);
+        let op = purpose_of(method, path);
         if let Some(refusal) = self.refuse_version(path) {
             let body = self.error_body(400, &refusal);
             return self.answer(id, op, 400, &body);
         }
         let reply = self.replies.get_mut(&op).and_then(|q| q.pop_front());
         let refused = matches!(reply, Some(Reply::Status(400..500, _) | Reply::EngineError(400..500, _)));
-        if op == Op::Create && !refused {
+        if op == Purpose::Create && !refused {
             self.containers.push(CONTAINER.to_string());
         }
         if let Some(reply) = reply {
             match reply {
                 Reply::Status(s, body) => {
-                    if op == Op::Start && (200..300).contains(&s) {
+                    if op == Purpose::Start && (200..300).contains(&s) {
                         self.start();
                     }
                     return self.answer(id, op, s, &body);
@@ -296,47 +283,47 @@ impl Engine {
             }
         }
         match op {
-            Op::Ping => self.answer(id, op, 200, b"OK"),
-            Op::Version => {
+            Purpose::Ping => self.answer(id, op, 200, b"OK"),
+            Purpose::Version => {
                 let body = serde_json::json!({
                     "Version": "29.0.0", "ApiVersion": self.api_version, "MinAPIVersion": self.min_api_version,
                     "Os": "linux", "Arch": "amd64"
                 });
                 self.answer(id, op, 200, &serde_json::to_vec(&body).unwrap())
             }
-            Op::Pull => {
+            Purpose::Pull => {
                 let body = self.pull_body.clone();
                 self.answer(id, op, 200, &body)
             }
-            Op::Create => {
+            Purpose::Create => {
                 let body: &[u8] = match self.flavor {
                     Flavor::Docker => br#"{"Id":"c0ffee","Warnings":[]}"#,
                     Flavor::Podman => br#"{"Id":"c0ffee","Warnings":null}"#,
                 };
                 self.answer(id, op, 201, body)
             }
-            Op::Attach => {
+            Purpose::Attach => {
                 self.attach = Some(id);
                 let headers = self.headers(op, 101);
                 self.queue.push_back(Input::Head { id, status: 101, headers });
             }
-            Op::Wait if self.exited && path.contains("condition=not-running") => {
+            Purpose::Wait if self.exited && path.contains("condition=not-running") => {
                 let body = format!(r#"{{"StatusCode":{},"Error":null}}"#, self.exit_code);
                 self.answer(id, op, 200, body.as_bytes())
             }
-            Op::Wait => {
+            Purpose::Wait => {
                 self.wait = Some(id);
                 let headers = self.headers(op, 200);
                 self.queue.push_back(Input::Head { id, status: 200, headers });
             }
-            Op::Start => {
+            Purpose::Start => {
                 let status = if self.running || self.exited { 304 } else { 204 };
                 self.answer(id, op, status, b"");
                 if status == 204 {
                     self.start();
                 }
             }
-            Op::Kill => {
+            Purpose::Kill => {
                 let signal = path.split("signal=").nth(1).unwrap_or("").to_string();
                 if !self.running {
                     let body = self.error_body(409, "container is not running");
@@ -351,15 +338,15 @@ impl Engine {
                     self.exit(143);
                 }
             }
-            Op::Resize => self.answer(id, op, 200, b""),
-            Op::Inspect => {
+            Purpose::Resize => self.answer(id, op, 200, b""),
+            Purpose::Inspect => {
                 let body = serde_json::json!({
                     "Id": "c0ffee",
                     "State": {"Status": "exited", "Running": false, "OOMKilled": self.process.oom, "ExitCode": self.exit_code}
                 });
                 self.answer(id, op, 200, &serde_json::to_vec(&body).unwrap())
             }
-            Op::Remove => {
+            Purpose::Remove => {
                 let target = path.split('?').next().unwrap().rsplit('/').next().unwrap();
                 let held = self.containers.len();
                 self.containers.retain(|c| c != target);
@@ -369,7 +356,7 @@ impl Engine {
                 let status = if self.containers.len() < held { 204 } else { 404 };
                 self.answer(id, op, status, b"")
             }
-            Op::List => {
+            Purpose::Sweep => {
                 let list: Vec<_> = self
                     .containers
                     .iter()
@@ -380,6 +367,7 @@ impl Engine {
                     .collect();
                 self.answer(id, op, 200, &serde_json::to_vec(&list).unwrap())
             }
+            other => panic!("the scripted engine does not answer {other:?}"),
         }
     }
 

@@ -1,0 +1,35 @@
+//! Which call of the lifecycle a request is.
+
+/// What a request is for: which call of the lifecycle it is. The machine
+/// reads each answer by it (and names the [`Phase`](crate::Phase) of an
+/// error after it); a scripted engine in a test answers by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// `GET /_ping`: the engine's API version, and Docker or Podman.
+    Ping,
+    /// `GET /version`, asked when a first versioned request is refused with 400.
+    Version,
+    /// `POST /images/create`: pulling the image.
+    Pull,
+    /// `POST /containers/create`.
+    Create,
+    /// `POST /containers/{id}/attach`, upgraded: output one way, stdin the other.
+    Attach,
+    /// `POST /containers/{id}/wait`: open until the process exits.
+    Wait,
+    /// `POST /containers/{id}/start`.
+    Start,
+    /// `POST /containers/{id}/kill`: the stop signal, or SIGKILL.
+    Kill,
+    /// `POST /containers/{id}/resize`: the terminal size.
+    Resize,
+    /// `GET /containers/{id}/json`: the final state (exit code, `OOMKilled`).
+    Inspect,
+    /// `DELETE /containers/{id}`: removing the run's container.
+    Remove,
+    /// `GET /containers/json` by the run's label, after a create of unknown outcome.
+    Sweep,
+    /// `DELETE /containers/{id}` of a container the sweep found.
+    SweepRemove,
+}
