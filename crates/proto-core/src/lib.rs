@@ -55,6 +55,12 @@
 //! demultiplexed to its end, the exit code read from the wait, `OOMKilled`
 //! from inspect; then `DELETE /containers/{id}?force=1&v=1`.
 //!
+//! What the machine does in each state (Ping, Pull, Create, Prepare, Start,
+//! Running, Inspect, Remove, Sweep, Done), the answers that move it on, and
+//! where a failure, a cancel and the timeout enter, is drawn in one place: the
+//! [`machine`] module docs. Its tests are organised the same way, one module
+//! per state (`tests/states.rs`).
+//!
 //! # Example
 //!
 //! Driving a run against a scripted engine (a real driver sends the requests):
@@ -127,6 +133,7 @@ mod error;
 pub mod event;
 pub mod machine;
 pub mod spec;
+pub mod transcript;
 
 pub use api::create::RunInfo;
 pub use error::{CommandError, Error, Phase};

@@ -20,11 +20,11 @@ fn both(mut check: impl FnMut(Flavor, Split)) {
 #[test]
 fn engine_not_answering_the_ping() {
     both(|f, s| {
-        let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Ping, [Reply::Transport("connection refused")]));
+        let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Ping, [Reply::Transport("connection refused")]));
         assert!(
             matches!(&t.errors[..], [Error::Transport { phase: Phase::Connect, message }] if message == "connection refused")
         );
-        assert_eq!(ops(&e), [Op::Ping]);
+        assert_eq!(ops(&e), [Purpose::Ping]);
         assert!(t.events.is_empty() && t.done);
     });
 }
@@ -38,7 +38,7 @@ fn ping_without_a_version_or_with_an_error() {
     assert!(matches!(&t.errors[..], [Error::Version(VersionError::Unreadable(_))]), "{:?}", t.errors);
     assert_eq!(t.errors[0].phase(), Some(Phase::Connect));
     let (t, _) =
-        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Ping, [Reply::Status(500, b"boom".to_vec())]));
+        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Purpose::Ping, [Reply::Status(500, b"boom".to_vec())]));
     assert!(
         matches!(&t.errors[..], [Error::Engine { phase: Phase::Connect, status: 500, message }] if message == "boom")
     );
@@ -49,12 +49,12 @@ fn ping_without_a_version_or_with_an_error() {
 fn pull_fails_with_an_http_error() {
     both(|f, s| {
         let (t, e) = run(&spec(), f, s, |e| {
-            e.reply(Op::Create, [Reply::EngineError(404, "No such image: cstream-test:latest")]).reply(
-                Op::Pull,
+            e.reply(Purpose::Create, [Reply::EngineError(404, "No such image: cstream-test:latest")]).reply(
+                Purpose::Pull,
                 [Reply::EngineError(404, "pull access denied for cstream-test, repository does not exist")],
             )
         });
-        assert_eq!(ops(&e), [Op::Ping, Op::Create, Op::Pull]);
+        assert_eq!(ops(&e), [Purpose::Ping, Purpose::Create, Purpose::Pull]);
         match &t.errors[..] {
             [Error::Pull { image, message }] => {
                 assert_eq!(image, "cstream-test:latest");
@@ -76,9 +76,9 @@ fn pull_fails_in_band_on_http_200() {
     both(|f, s| {
         let (t, e) = run(&spec(), f, s, |mut e| {
             e.pull_body = body.as_bytes().to_vec();
-            e.reply(Op::Create, [Reply::EngineError(404, "No such image")])
+            e.reply(Purpose::Create, [Reply::EngineError(404, "No such image")])
         });
-        assert_eq!(ops(&e), [Op::Ping, Op::Create, Op::Pull], "no second create after a failed pull");
+        assert_eq!(ops(&e), [Purpose::Ping, Purpose::Create, Purpose::Pull], "no second create after a failed pull");
         assert!(
             matches!(&t.errors[..], [Error::Pull { message, .. }] if message == "manifest for team/app:v1 not found")
         );
@@ -91,7 +91,7 @@ fn pull_fails_in_band_on_http_200() {
 fn pull_stream_that_is_not_json_is_an_error_not_a_success() {
     let (t, _) = run(&spec(), Flavor::Docker, Split::Random(5), |mut e| {
         e.pull_body = b"{\"status\":\"ok\"}\nnot json at all\n".to_vec();
-        e.reply(Op::Create, [Reply::EngineError(404, "No such image")])
+        e.reply(Purpose::Create, [Reply::EngineError(404, "No such image")])
     });
     assert!(matches!(&t.errors[..], [Error::Pull { .. }]), "{:?}", t.errors);
 }
@@ -99,9 +99,10 @@ fn pull_stream_that_is_not_json_is_an_error_not_a_success() {
 #[test]
 fn pull_policy_never_names_the_image_and_does_not_pull() {
     let spec = RunSpec::builder("team/app:v1").pull(PullPolicy::Never).build().unwrap();
-    let (t, e) =
-        run(&spec, Flavor::Podman, Split::Whole, |e| e.reply(Op::Create, [Reply::EngineError(404, "no such image")]));
-    assert_eq!(ops(&e), [Op::Ping, Op::Create]);
+    let (t, e) = run(&spec, Flavor::Podman, Split::Whole, |e| {
+        e.reply(Purpose::Create, [Reply::EngineError(404, "no such image")])
+    });
+    assert_eq!(ops(&e), [Purpose::Ping, Purpose::Create]);
     assert_eq!(t.errors, [Error::ImageMissing { image: "team/app:v1".into() }]);
     assert!(t.errors[0].to_string().contains("team/app:v1"));
 }
@@ -109,9 +110,9 @@ fn pull_policy_never_names_the_image_and_does_not_pull() {
 #[test]
 fn image_still_missing_after_the_pull() {
     let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
-        e.reply(Op::Create, [Reply::EngineError(404, "No such image"), Reply::EngineError(404, "No such image")])
+        e.reply(Purpose::Create, [Reply::EngineError(404, "No such image"), Reply::EngineError(404, "No such image")])
     });
-    assert_eq!(ops(&e), [Op::Ping, Op::Create, Op::Pull, Op::Create]);
+    assert_eq!(ops(&e), [Purpose::Ping, Purpose::Create, Purpose::Pull, Purpose::Create]);
     assert!(matches!(&t.errors[..], [Error::Pull { .. }]));
     assert_cleaned_up(&t, &e);
 }
@@ -122,7 +123,7 @@ fn create_refused() {
         for (status, msg) in
             [(400, "invalid mount config for type \"bind\": bind source path does not exist: /nope"), (500, "boom")]
         {
-            let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Create, [Reply::EngineError(status, msg)]));
+            let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Create, [Reply::EngineError(status, msg)]));
             assert!(
                 matches!(&t.errors[..], [Error::Engine { phase: Phase::Create, status: st, message }] if *st == status && message == msg),
                 "{:?}",
@@ -130,15 +131,15 @@ fn create_refused() {
             );
             // A first 400 has the engine asked whether it was the version; a
             // 500 may come after the container was made: it is looked for by label.
-            let asked: &[Op] = match status {
-                400 => &[Op::Ping, Op::Create, Op::Version],
-                _ => &[Op::Ping, Op::Create, Op::List, Op::Remove],
+            let asked: &[Purpose] = match status {
+                400 => &[Purpose::Ping, Purpose::Create, Purpose::Version],
+                _ => &[Purpose::Ping, Purpose::Create, Purpose::Sweep, Purpose::Remove],
             };
             assert_eq!(ops(&e), asked);
             assert!(t.events.is_empty());
             assert_cleaned_up(&t, &e);
         }
-        let (t, _) = run(&spec(), f, s, |e| e.reply(Op::Create, [Reply::EngineError(409, "name in use")]));
+        let (t, _) = run(&spec(), f, s, |e| e.reply(Purpose::Create, [Reply::EngineError(409, "name in use")]));
         assert!(matches!(&t.errors[..], [Error::NameInUse { .. }]));
     });
 }
@@ -146,8 +147,9 @@ fn create_refused() {
 #[test]
 fn create_answers_that_cannot_be_used() {
     for body in [&b"{"[..], b"{\"Id\":\"\"}", b"{\"Id\":\"../../etc\"}", b"[]", b"\xff\xfe"] {
-        let (t, e) =
-            run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Create, [Reply::Status(201, body.to_vec())]));
+        let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
+            e.reply(Purpose::Create, [Reply::Status(201, body.to_vec())])
+        });
         assert!(matches!(&t.errors[..], [Error::Protocol { phase: Phase::Create, .. }]), "{:?}", t.errors);
         assert_cleaned_up(&t, &e);
     }
@@ -157,8 +159,8 @@ fn create_answers_that_cannot_be_used() {
 fn podman_refusing_the_attach_of_a_missing_command_is_exit_127() {
     let msg = "preparing container c0ffee for attach: runc: runc create failed: unable to start container process: exec: \"/no/such\": stat /no/such: no such file or directory: OCI runtime attempted to invoke a command that was not found";
     let (t, e) =
-        run(&spec(), Flavor::Podman, Split::Random(4), |e| e.reply(Op::Attach, [Reply::EngineError(409, msg)]));
-    assert!(!ops(&e).contains(&Op::Start));
+        run(&spec(), Flavor::Podman, Split::Random(4), |e| e.reply(Purpose::Attach, [Reply::EngineError(409, msg)]));
+    assert!(!ops(&e).contains(&Purpose::Start));
     let end = t.process_end().unwrap();
     assert_eq!((end.exit_code, end.reason), (Some(127), EndReason::StartFailed));
     assert_cleaned_up(&t, &e);
@@ -167,14 +169,14 @@ fn podman_refusing_the_attach_of_a_missing_command_is_exit_127() {
 #[test]
 fn attach_refused_or_cut_removes_the_container_without_starting() {
     both(|f, s| {
-        let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Attach, [Reply::EngineError(500, "attach failed")]));
+        let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Attach, [Reply::EngineError(500, "attach failed")]));
         assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Attach, status: 500, .. }]));
-        assert!(!ops(&e).contains(&Op::Start));
-        assert_eq!(ops(&e).last(), Some(&Op::Remove));
+        assert!(!ops(&e).contains(&Purpose::Start));
+        assert_eq!(ops(&e).last(), Some(&Purpose::Remove));
         // The process could not be started: said so, as for a failed start.
         assert_eq!(t.names(), ["ContainerCreate", "ProcessEnd", "ContainerRemove"]);
         assert_eq!(t.process_end().unwrap().reason, EndReason::StartFailed);
-        let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Attach, [Reply::Transport("upgrade did not happen")]));
+        let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Attach, [Reply::Transport("upgrade did not happen")]));
         assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Attach, .. }]));
         assert_cleaned_up(&t, &e);
     });
@@ -194,7 +196,7 @@ fn start_failures_end_the_process_as_docker_run_would() {
     ];
     both(|f, s| {
         for (status, msg, code) in cases {
-            let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Start, [Reply::EngineError(status, msg)]));
+            let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Start, [Reply::EngineError(status, msg)]));
             assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Start, .. }]), "{:?}", t.errors);
             assert_eq!(t.names(), ["ContainerCreate", "ProcessEnd", "ContainerRemove"]);
             let end = t.process_end().unwrap();
@@ -247,13 +249,14 @@ fn unknown_stream_byte_is_an_error() {
 #[test]
 fn wait_errors() {
     both(|f, s| {
-        let (t, e) = run(&spec(), f, s, |e| e.reply(Op::Wait, [Reply::EngineError(404, "No such container: c0ffee")]));
+        let (t, e) =
+            run(&spec(), f, s, |e| e.reply(Purpose::Wait, [Reply::EngineError(404, "No such container: c0ffee")]));
         assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Wait, status: 404, .. }]));
-        assert!(!ops(&e).contains(&Op::Start));
+        assert!(!ops(&e).contains(&Purpose::Start));
         assert_cleaned_up(&t, &e);
     });
     let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
-        e.reply(Op::Wait, [Reply::Status(200, b"{\"StatusCode\":\"x\"}".to_vec())])
+        e.reply(Purpose::Wait, [Reply::Status(200, b"{\"StatusCode\":\"x\"}".to_vec())])
     });
     assert!(matches!(&t.errors[..], [Error::Protocol { phase: Phase::Wait, .. }]), "{:?}", t.errors);
     assert_cleaned_up(&t, &e);
@@ -263,7 +266,7 @@ fn wait_errors() {
 fn inspect_404_is_tolerated() {
     let p = Process { exit_code: 3, ..Process::default() };
     let (t, e) = run(&spec(), Flavor::Podman, Split::Whole, |e| {
-        e.process(p).reply(Op::Inspect, [Reply::EngineError(404, "no such container")])
+        e.process(p).reply(Purpose::Inspect, [Reply::EngineError(404, "no such container")])
     });
     assert!(t.errors.is_empty());
     assert_eq!(t.process_end().unwrap().exit_code, Some(3));
@@ -272,7 +275,7 @@ fn inspect_404_is_tolerated() {
 
 #[test]
 fn inspect_transport_failure_still_ends_the_process() {
-    let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Inspect, [Reply::Transport("reset")]));
+    let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Purpose::Inspect, [Reply::Transport("reset")]));
     assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Inspect, .. }]));
     assert_eq!(t.process_end().unwrap().exit_code, Some(0));
     assert_cleaned_up(&t, &e);
@@ -282,7 +285,8 @@ fn inspect_transport_failure_still_ends_the_process() {
 fn remove_404_and_409_are_tolerated() {
     both(|f, s| {
         for status in [404, 409] {
-            let (t, _) = run(&spec(), f, s, |e| e.reply(Op::Remove, [Reply::EngineError(status, "gone or going")]));
+            let (t, _) =
+                run(&spec(), f, s, |e| e.reply(Purpose::Remove, [Reply::EngineError(status, "gone or going")]));
             assert!(t.errors.is_empty());
             assert_eq!(t.names().last(), Some(&"ContainerRemove"));
         }
@@ -291,22 +295,24 @@ fn remove_404_and_409_are_tolerated() {
 
 #[test]
 fn remove_failures() {
-    let (t, _) =
-        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, [Reply::EngineError(500, "driver failed")]));
+    let (t, _) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
+        e.reply(Purpose::Remove, [Reply::EngineError(500, "driver failed")])
+    });
     assert!(matches!(&t.errors[..], [Error::Engine { phase: Phase::Remove, status: 500, .. }]));
     assert!(t.done && !t.names().contains(&"ContainerRemove"));
     // A connection failure is retried, and the remove goes through once the engine is back.
     let (t, e) =
-        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, vec![Reply::Transport("refused"); 4]));
+        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Purpose::Remove, vec![Reply::Transport("refused"); 4]));
     assert!(t.errors.is_empty());
-    assert_eq!(ops(&e).iter().filter(|o| **o == Op::Remove).count(), 5);
+    assert_eq!(ops(&e).iter().filter(|o| **o == Purpose::Remove).count(), 5);
     assert_eq!(t.names().last(), Some(&"ContainerRemove"));
     // Backing off 0.5, 1, 2, 4 s.
     assert_eq!(t.now, Duration::from_millis(1 + 500 + 1000 + 2000 + 4000));
     // An engine that never comes back: tried until the cleanup deadline (30 s), then reported.
-    let (t, e) =
-        run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(Op::Remove, vec![Reply::Transport("refused"); 100]));
-    let tries = ops(&e).iter().filter(|o| **o == Op::Remove).count();
+    let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
+        e.reply(Purpose::Remove, vec![Reply::Transport("refused"); 100])
+    });
+    let tries = ops(&e).iter().filter(|o| **o == Purpose::Remove).count();
     assert_eq!(tries, 9, "0, 0.5, 1.5, 3.5, 7.5, 12.5, 17.5, 22.5, 27.5 s");
     assert!(matches!(&t.errors[..], [Error::Transport { phase: Phase::Remove, .. }]));
     assert!(t.done && t.now < Duration::from_secs(31));
@@ -314,14 +320,22 @@ fn remove_failures() {
 
 #[test]
 fn silent_engine_times_out_at_every_step() {
-    for op in [Op::Ping, Op::Create, Op::Attach, Op::Wait, Op::Start, Op::Inspect, Op::Remove] {
+    for op in [
+        Purpose::Ping,
+        Purpose::Create,
+        Purpose::Attach,
+        Purpose::Wait,
+        Purpose::Start,
+        Purpose::Inspect,
+        Purpose::Remove,
+    ] {
         let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| e.reply(op, vec![Reply::Silent; 3]));
         assert!(t.done, "{op:?}: {:?}", t.log);
         let timeouts: Vec<_> = t.errors.iter().filter(|e| matches!(e, Error::Timeout { .. })).collect();
         assert!(!timeouts.is_empty(), "{op:?}: {:?}", t.errors);
         assert!(matches!(timeouts[0], Error::Timeout { after, .. } if *after == Duration::from_secs(60)));
         assert!(t.now >= Duration::from_secs(60) && t.now < Duration::from_secs(200), "{op:?} {:?}", t.now);
-        if op != Op::Remove {
+        if op != Purpose::Remove {
             assert_cleaned_up(&t, &e);
         }
     }
@@ -386,7 +400,7 @@ fn a_start_answer_lost_after_output_showed_the_process_running_is_not_a_failed_s
     // Output overtakes the start's answer; then the engine goes away.
     let mut engine = Engine::new(Flavor::Docker, Split::Whole)
         .process(Process { exits: false, ..Process::default() })
-        .reply(Op::Start, [Reply::Silent]);
+        .reply(Purpose::Start, [Reply::Silent]);
     let mut m = cstream_proto_core::Machine::new(spec(), run_info(), Duration::ZERO);
     let mut started = false;
     let mut hook = |m: &mut cstream_proto_core::Machine, now: Duration, t: &Transcript| {
@@ -426,9 +440,9 @@ fn a_create_of_unknown_outcome_is_swept_by_label() {
         for split in SPLITS {
             let (t, e) = run(&spec(), Flavor::Docker, split, |mut e| {
                 e.containers.push("f00".into()); // another run's
-                e.reply(Op::Create, [reply.clone()])
+                e.reply(Purpose::Create, [reply.clone()])
             });
-            assert_eq!(ops(&e), [Op::Ping, Op::Create, Op::List, Op::Remove], "{reply:?}");
+            assert_eq!(ops(&e), [Purpose::Ping, Purpose::Create, Purpose::Sweep, Purpose::Remove], "{reply:?}");
             assert_eq!(e.containers, ["f00"], "{reply:?}: only this run's container goes");
             assert_eq!(t.errors.len(), 1, "{reply:?}: {:?}", t.errors);
             assert_eq!(t.errors[0].phase(), Some(Phase::Create));
@@ -441,16 +455,29 @@ fn a_create_of_unknown_outcome_is_swept_by_label() {
 #[test]
 fn a_sweep_waits_for_the_engine_to_come_back() {
     let (t, e) = run(&spec(), Flavor::Podman, Split::Whole, |e| {
-        e.reply(Op::Create, [Reply::Transport("reset")]).reply(Op::List, vec![Reply::Transport("refused"); 3])
+        e.reply(Purpose::Create, [Reply::Transport("reset")])
+            .reply(Purpose::Sweep, vec![Reply::Transport("refused"); 3])
     });
-    assert_eq!(ops(&e), [Op::Ping, Op::Create, Op::List, Op::List, Op::List, Op::List, Op::Remove]);
+    assert_eq!(
+        ops(&e),
+        [
+            Purpose::Ping,
+            Purpose::Create,
+            Purpose::Sweep,
+            Purpose::Sweep,
+            Purpose::Sweep,
+            Purpose::Sweep,
+            Purpose::Remove
+        ]
+    );
     assert_cleaned_up(&t, &e);
     assert_eq!(t.errors.len(), 1, "the create's error only: {:?}", t.errors);
     // An engine that never comes back: tried until the cleanup deadline, then reported.
     let (t, e) = run(&spec(), Flavor::Docker, Split::Whole, |e| {
-        e.reply(Op::Create, [Reply::Transport("reset")]).reply(Op::List, vec![Reply::Transport("refused"); 100])
+        e.reply(Purpose::Create, [Reply::Transport("reset")])
+            .reply(Purpose::Sweep, vec![Reply::Transport("refused"); 100])
     });
-    assert_eq!(ops(&e).iter().filter(|o| **o == Op::List).count(), 9);
+    assert_eq!(ops(&e).iter().filter(|o| **o == Purpose::Sweep).count(), 9);
     assert!(matches!(&t.errors[..], [_, Error::Transport { phase: Phase::Remove, .. }]), "{:?}", t.errors);
     assert!(t.done && t.now < Duration::from_secs(31));
 }
@@ -460,7 +487,7 @@ fn a_refused_create_made_nothing_and_is_not_swept() {
     for status in [400, 404, 409] {
         let spec = RunSpec::builder("x").pull(PullPolicy::Never).heartbeat(None).build().unwrap();
         let (_, e) =
-            run(&spec, Flavor::Docker, Split::Whole, |e| e.reply(Op::Create, [Reply::EngineError(status, "no")]));
-        assert!(!ops(&e).contains(&Op::List), "{status}: {:?}", e.requests);
+            run(&spec, Flavor::Docker, Split::Whole, |e| e.reply(Purpose::Create, [Reply::EngineError(status, "no")]));
+        assert!(!ops(&e).contains(&Purpose::Sweep), "{status}: {:?}", e.requests);
     }
 }

@@ -196,7 +196,7 @@ fn missing_image_is_pulled_then_created_again() {
             let spec = RunSpec::builder("app").heartbeat(None).build().unwrap();
             let (t, engine) = run(&spec, flavor, split, |mut e| {
                 e.pull_body = pull.as_bytes().to_vec();
-                e.reply(Op::Create, [Reply::EngineError(404, "No such image: app:latest")])
+                e.reply(Purpose::Create, [Reply::EngineError(404, "No such image: app:latest")])
             });
             assert_eq!(engine.requests[1], "POST /v1.41/containers/create");
             assert_eq!(engine.requests[2], "POST /v1.41/images/create?fromImage=app&tag=latest");
@@ -294,7 +294,7 @@ fn podman_gets_the_terminal_size_before_start() {
     }
     // A refused resize before start is tried again after it.
     let (t, engine) =
-        run(&spec, Flavor::Podman, Split::Whole, |e| e.reply(Op::Resize, [Reply::EngineError(500, "no")]));
+        run(&spec, Flavor::Podman, Split::Whole, |e| e.reply(Purpose::Resize, [Reply::EngineError(500, "no")]));
     assert_eq!(engine.requests.iter().filter(|r| r.contains("/resize")).count(), 2);
     assert!(t.errors.is_empty(), "{:?}", t.errors);
 }

@@ -92,8 +92,8 @@ fn a_second_cancel_kills_at_once() {
 #[test]
 fn cancel_before_the_container_exists() {
     for when in ["send GET /_ping", "send POST /v1.41/images/create"] {
-        let mut engine =
-            Engine::new(Flavor::Docker, Split::Whole).reply(Op::Create, [Reply::EngineError(404, "no such image")]);
+        let mut engine = Engine::new(Flavor::Docker, Split::Whole)
+            .reply(Purpose::Create, [Reply::EngineError(404, "no such image")]);
         let t = cancel_when(spec(), &mut engine, when);
         assert!(t.done);
         assert!(
@@ -183,8 +183,8 @@ fn timeout_stops_the_run_and_says_so() {
 fn timeout_while_pulling_gives_up_the_pull() {
     let spec = RunSpec::builder("x").timeout(secs(5)).build().unwrap();
     let mut engine = Engine::new(Flavor::Docker, Split::Whole)
-        .reply(Op::Create, [Reply::EngineError(404, "no such image")])
-        .reply(Op::Pull, [Reply::Silent]);
+        .reply(Purpose::Create, [Reply::EngineError(404, "no such image")])
+        .reply(Purpose::Pull, [Reply::Silent]);
     let mut m = Machine::new(spec, run_info(), Duration::ZERO);
     let t = drive(&mut m, &mut engine, None);
     assert_eq!(t.process_end().unwrap().reason, EndReason::TimedOut);

@@ -17,6 +17,8 @@ use alloc::string::String;
 use core::time::Duration;
 
 use super::Machine;
+use super::lifecycle::end_timing;
+use super::state::{Process, State};
 use crate::api::answers::{Exited, Inspected};
 use crate::api::requests;
 use crate::error::Error;
@@ -58,37 +60,42 @@ impl Machine {
     /// Ends the process by the verdict on the wait and `inspected`, or waits
     /// again when the container still runs.
     pub(super) fn judge_exit(&mut self, now: Duration, inspected: Option<Inspected>) {
+        let State::Inspect(p) = &self.state else {
+            let detail = format!("an inspect's answer at {}", self.state.step());
+            return self.error(Error::Unexpected { detail });
+        };
+        let mut p = p.clone();
         let oom = inspected.as_ref().is_some_and(|i| i.oom_killed);
-        match verdict(self.exit.as_ref(), inspected.as_ref()) {
-            Verdict::StillRunning if self.rewaits < MAX_REWAITS => {
-                self.rewaits += 1;
-                self.exit = None;
-                self.stage = super::Stage::Running;
+        match verdict(p.ends.exit.as_ref().map(|e| &e.wait), inspected.as_ref()) {
+            Verdict::StillRunning if p.rewaits < MAX_REWAITS => {
+                p.rewaits += 1;
+                p.ends.exit = None;
+                self.move_to(State::Running(p));
                 let req = requests::wait_not_running(self.api(), self.container.as_deref().unwrap_or_default());
                 self.send(now, super::Purpose::Wait, req);
             }
             Verdict::Code(code) => {
                 let code = i32::try_from(code).unwrap_or(i32::MAX);
-                let (duration, reason) = self.end_timing(now);
+                let (duration, reason) = end_timing(&p, now);
                 let end = ProcessEnd::from_exit_code(code, oom, duration, reason);
                 self.end_process(now, end);
             }
-            Verdict::StillRunning => self.exit_unknown(now, oom, "the container still runs after the wait answered"),
-            Verdict::Unknown(why) => self.exit_unknown(now, oom, &why),
+            Verdict::StillRunning => {
+                self.exit_unknown(now, &p, oom, "the container still runs after the wait answered")
+            }
+            Verdict::Unknown(why) => self.exit_unknown(now, &p, oom, &why),
         }
     }
 
-    fn exit_unknown(&mut self, now: Duration, oom_killed: bool, why: &str) {
+    fn exit_unknown(&mut self, now: Duration, p: &Process, oom_killed: bool, why: &str) {
         self.error(Error::ExitUnknown { detail: why.into() });
-        let (duration, reason) = self.end_timing(now);
+        let (duration, reason) = end_timing(p, now);
         let end = ProcessEnd { exit_code: None, signal: None, oom_killed, duration, reason };
         self.end_process(now, end);
     }
 
     fn end_process(&mut self, now: Duration, end: ProcessEnd) {
         self.flush_output(now);
-        self.ended = true;
-        self.timers.heartbeat = None;
         self.emit(now, EventKind::ProcessEnd(end));
         self.cleanup(now);
     }

@@ -6,30 +6,12 @@ use core::time::Duration;
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 
+// Which call each open request is; public in `api`, for drivers and tests.
+pub(crate) use crate::api::Purpose;
+
 /// Names one request the machine asked for; inputs about it carry the same id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestId(pub u64);
-
-/// What a request is for; decides how its answer is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    Ping,
-    /// `GET /version`, asked when a first versioned request is refused with 400.
-    Version,
-    Pull,
-    Create,
-    Attach,
-    Wait,
-    Start,
-    Kill,
-    Resize,
-    Inspect,
-    Remove,
-    /// Listing this run's containers after a create of unknown outcome.
-    Sweep,
-    /// Removing one of them.
-    SweepRemove,
-}
 
 #[derive(Debug)]
 pub(crate) struct Inflight {
@@ -44,11 +26,25 @@ pub(crate) struct Inflight {
     pub unary: bool,
 }
 
+/// What the table knows of a request that is not open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// The machine aborted it (or it timed out): inputs about it are ignored.
+    Aborted,
+    /// Its answer ended, or failed: the driver said so already.
+    Ended,
+    /// No such request was sent.
+    Unknown,
+}
+
 /// The table of open requests. Small: a run has at most a handful open.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     open: Vec<Inflight>,
     next: u64,
+    /// One bit per request sent: set when its answer ended or failed (as the
+    /// driver said), clear when the machine aborted it.
+    ended: Vec<u64>,
 }
 
 impl Table {
@@ -64,9 +60,37 @@ impl Table {
         self.open.iter_mut().find(|r| r.id == id)
     }
 
-    pub fn close(&mut self, id: RequestId) -> Option<Inflight> {
+    /// Closes request `id`, whose answer ended or failed.
+    pub fn end(&mut self, id: RequestId) -> Option<Inflight> {
+        let r = self.abort(id)?;
+        let (word, bit) = Self::bit(id);
+        if self.ended.len() <= word {
+            self.ended.resize(word + 1, 0);
+        }
+        if let Some(w) = self.ended.get_mut(word) {
+            *w |= bit;
+        }
+        Some(r)
+    }
+
+    /// Closes request `id`, which the machine no longer needs.
+    pub fn abort(&mut self, id: RequestId) -> Option<Inflight> {
         let i = self.open.iter().position(|r| r.id == id)?;
         Some(self.open.swap_remove(i))
+    }
+
+    /// Why request `id` is not open (it is not).
+    pub fn closed(&self, id: RequestId) -> Closed {
+        let (word, bit) = Self::bit(id);
+        match self.ended.get(word) {
+            _ if id.0 >= self.next => Closed::Unknown,
+            Some(w) if w & bit != 0 => Closed::Ended,
+            _ => Closed::Aborted,
+        }
+    }
+
+    fn bit(id: RequestId) -> (usize, u64) {
+        (usize::try_from(id.0 / 64).unwrap_or(usize::MAX), 1 << (id.0 % 64))
     }
 
     pub fn find(&self, purpose: Purpose) -> Option<RequestId> {

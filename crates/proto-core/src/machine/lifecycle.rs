@@ -2,24 +2,28 @@
 //!
 //! The order is the race-free one: ping, (pull), create, then attach and
 //! `wait?condition=next-exit` both registered before start, output drained
-//! to its end, the exit read, inspect for the OOM flag, remove.
+//! to its end, the exit read, inspect for the OOM flag, remove. The graph is
+//! in the [module docs](super).
 
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Input, Machine, Output, Presize, Purpose, Stage, Stop};
-use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, PullLine, Versions};
+use super::inflight::{Closed, Inflight};
+use super::state::{Ends, Exit, Presize, Process, Retry, State};
+use super::{Input, Machine, Output, Purpose};
+use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, Versions};
 use crate::api::{ApiVersion, EngineInfo, create, requests};
 use crate::error::{Error, Phase};
-use crate::event::{EndReason, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
-use crate::machine::inflight::Inflight;
+use crate::event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
+use crate::machine::RequestId;
 use crate::machine::pull::PullTracker;
 use crate::spec::PullPolicy;
 
-fn phase(p: Purpose) -> Phase {
+pub(super) fn phase(p: Purpose) -> Phase {
     match p {
         Purpose::Ping | Purpose::Version => Phase::Connect,
         Purpose::Pull => Phase::Pull,
@@ -42,11 +46,18 @@ fn success(status: Option<u16>) -> bool {
     status.is_some_and(|s| (200..300).contains(&s))
 }
 
+/// The engine's message for an error answer.
+fn error_text(body: &[u8], status: Option<u16>) -> String {
+    match body.is_empty() {
+        true => format!("HTTP {} with an empty body", status.unwrap_or(0)),
+        false => answers::error_message(body),
+    }
+}
+
 impl Machine {
     pub(super) fn begin(&mut self, now: Duration) {
         match self.engine {
             None => {
-                self.stage = Stage::Ping;
                 self.send(now, Purpose::Ping, requests::ping());
             }
             Some(_) => self.after_ping(now),
@@ -57,7 +68,7 @@ impl Machine {
         self.engine.as_ref().map_or(self.pinned.unwrap_or(ApiVersion::NEWEST), |e| e.api)
     }
 
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         self.container.as_deref().unwrap_or_default()
     }
 
@@ -67,25 +78,23 @@ impl Machine {
             return self.fail(now, Error::Spec(e));
         }
         match self.spec.pull {
-            PullPolicy::Always if !self.pulled => self.send_pull(now),
-            _ => self.send_create(now),
+            PullPolicy::Always => self.send_pull(now),
+            _ => self.send_create(now, false),
         }
     }
 
     fn send_pull(&mut self, now: Duration) {
-        self.stage = Stage::Pull;
-        self.pulled = true;
         let image = self.spec.image.to_string();
         let (from, tag) = self.spec.image.pull_params();
         let req = requests::pull(self.api(), &from, tag, self.spec.registry_auth.as_ref());
         let req = requests::with_platform(req, self.spec.platform.as_deref());
+        self.move_to(State::Pull { tracker: PullTracker::new(image.clone(), now, self.spec.limits.max_body) });
         self.send(now, Purpose::Pull, req);
-        self.pull = Some(PullTracker::new(image.clone(), now, self.spec.limits.max_body));
         self.emit(now, EventKind::ImagePullStart { image });
     }
 
-    fn send_create(&mut self, now: Duration) {
-        self.stage = Stage::Create;
+    fn send_create(&mut self, now: Duration, pulled: bool) {
+        self.move_to(State::Create { pulled, stop: None });
         let body = create::body(&self.spec, &self.run);
         let req = requests::create(self.api(), self.spec.name.as_deref(), body);
         let req = requests::with_platform(req, self.spec.platform.as_deref());
@@ -97,9 +106,14 @@ impl Machine {
     pub(super) fn on_input(&mut self, now: Duration, input: Input) {
         match input {
             Input::Head { id, status, headers } => {
-                let Some(r) = self.requests.get_mut(id) else { return };
-                if r.status.is_some() {
-                    return;
+                let Some(r) = self.requests.get_mut(id) else { return self.stray(id, "a head") };
+                if let Some(first) = r.status {
+                    let detail = format!(
+                        "a second head ({status}) for request {} ({}), which had {first}",
+                        id.0,
+                        phase(r.purpose)
+                    );
+                    return self.error(Error::Unexpected { detail });
                 }
                 r.status = Some(status);
                 if !r.unary {
@@ -110,9 +124,14 @@ impl Machine {
                 self.on_head(now, purpose, status, &headers);
             }
             Input::Body { id, data } => {
-                let Some(r) = self.requests.get_mut(id) else { return };
+                let Some(r) = self.requests.get_mut(id) else { return self.stray(id, "body bytes") };
+                if r.status.is_none() && r.body.is_empty() {
+                    // Reported once, at the first bytes; they are read as they come all the same.
+                    let detail = format!("body bytes for request {} ({}) before its head", id.0, phase(r.purpose));
+                    self.out.push_back(Output::Error(Error::Unexpected { detail }));
+                }
                 match (r.purpose, r.status) {
-                    (Purpose::Attach, _) if self.attach.ready => self.on_output(now, data),
+                    (Purpose::Attach, _) if self.state.attach_ready() => self.on_output(now, data),
                     (Purpose::Pull, Some(200)) => self.on_pull_bytes(now, data),
                     _ => {
                         let room = self.spec.limits.max_body.saturating_sub(r.body.len());
@@ -121,18 +140,30 @@ impl Machine {
                     }
                 }
             }
-            Input::End { id } => {
-                if let Some(r) = self.requests.close(id) {
-                    self.on_end(now, r);
-                }
-            }
-            Input::Failed { id, message } => {
-                if let Some(r) = self.requests.close(id) {
+            Input::End { id } => match self.requests.end(id) {
+                Some(r) => self.on_end(now, r),
+                None => self.stray(id, "an end"),
+            },
+            Input::Failed { id, message } => match self.requests.end(id) {
+                Some(r) => {
                     let e = Error::Transport { phase: phase(r.purpose), message };
                     self.on_failure(now, r.purpose, e);
                 }
-            }
+                None => self.stray(id, "a failure"),
+            },
         }
+    }
+
+    /// An input about a request that is not open. One the machine aborted is
+    /// ignored, as the contract says; anything else is reported.
+    fn stray(&mut self, id: RequestId, what: &str) {
+        let why = match self.requests.closed(id) {
+            Closed::Aborted => return,
+            Closed::Ended => "whose answer had ended",
+            Closed::Unknown => "which was never sent",
+        };
+        let detail = format!("{what} for request {}, {why} (the run was at {})", id.0, self.state.step());
+        self.error(Error::Unexpected { detail });
     }
 
     fn on_head(&mut self, now: Duration, purpose: Purpose, status: u16, headers: &[(String, String)]) {
@@ -147,10 +178,16 @@ impl Machine {
                 }
             }
             Purpose::Attach if status == 101 || status == 200 => {
-                self.attach.ready = true;
+                if let State::Prepare { attach, .. } = &mut self.state {
+                    *attach = true;
+                }
                 self.flush_stdin();
             }
-            Purpose::Wait if status == 200 => self.wait_ready = true,
+            Purpose::Wait if status == 200 => {
+                if let State::Prepare { wait, .. } = &mut self.state {
+                    *wait = true;
+                }
+            }
             _ => {}
         }
     }
@@ -165,20 +202,20 @@ impl Machine {
             return;
         }
         let body = r.body.freeze();
-        let failed = |m: &Self| Error::Engine {
+        let failed = || Error::Engine {
             phase: phase(r.purpose),
             status: r.status.unwrap_or(0),
-            message: m.error_text(&body, r.status),
+            message: error_text(&body, r.status),
         };
         if r.overflow && r.purpose != Purpose::Attach {
-            let detail = alloc::format!("the answer is larger than {} bytes", self.spec.limits.max_body);
+            let detail = format!("the answer is larger than {} bytes", self.spec.limits.max_body);
             return self.on_failure(now, r.purpose, Error::Protocol { phase: phase(r.purpose), detail });
         }
         match r.purpose {
             Purpose::Ping => match r.status {
                 Some(200) if self.engine.is_some() => self.after_ping(now),
                 Some(200) => {} // already failed on the headers
-                _ => self.fail(now, failed(self)),
+                _ => self.fail(now, failed()),
             },
             Purpose::Version => {
                 let range = Versions::parse(&body).ok().filter(|_| r.status == Some(200));
@@ -192,40 +229,34 @@ impl Machine {
             }
             Purpose::Pull => self.pull_ended(now, r.status, &body),
             Purpose::Create => self.created(now, r.status, &body),
-            Purpose::Attach => match self.attach.ready {
+            Purpose::Attach => match self.state.attach_ready() {
                 true => self.output_ended(now),
-                false => {
-                    let e = failed(self);
-                    self.prepare_failed(now, e)
-                }
+                false => self.prepare_failed(now, failed()),
             },
-            Purpose::Wait => match (self.wait_ready, Exited::parse(&body)) {
-                (true, Ok(exit)) => {
-                    self.exited_at = Some(now);
-                    self.exit = Some(exit);
+            Purpose::Wait => match (self.state.wait_ready(), Exited::parse(&body)) {
+                (true, Ok(wait)) => {
+                    if let Some(ends) = self.state.ends_mut() {
+                        ends.exit = Some(Exit { wait, at: now });
+                    }
                 }
                 (true, Err(e)) => self.fail(now, protocol(r.purpose, e)),
-                (false, _) => {
-                    let e = failed(self);
-                    self.prepare_failed(now, e)
-                }
+                (false, _) => self.prepare_failed(now, failed()),
             },
             Purpose::Start => match r.status {
                 Some(204 | 304) | Some(200) => self.started(now),
-                _ => {
-                    let e = failed(self);
-                    self.start_failed(now, e)
-                }
+                _ => self.start_failed(now, failed()),
             },
             Purpose::Kill => {}
-            Purpose::Resize if matches!(self.presize, Presize::Pending(_)) => {
-                self.presize = match (self.presize, success(r.status)) {
-                    (Presize::Pending(size), true) => Presize::Applied(size),
-                    _ => Presize::Failed,
-                };
-            }
-            Purpose::Resize if success(r.status) => {}
-            Purpose::Resize => self.error(failed(self)),
+            Purpose::Resize => match &mut self.state {
+                State::Prepare { presize: presize @ Presize::Pending(_), .. } => {
+                    *presize = match (*presize, success(r.status)) {
+                        (Presize::Pending(size), true) => Presize::Applied(size),
+                        _ => Presize::Failed,
+                    };
+                }
+                _ if success(r.status) => {}
+                _ => self.error(failed()),
+            },
             Purpose::Inspect => {
                 let inspected = match r.status {
                     Some(200) => Inspected::parse(&body).ok(),
@@ -234,25 +265,14 @@ impl Machine {
                 self.judge_exit(now, inspected);
             }
             Purpose::Sweep => self.swept(now, r.status, &body),
-            Purpose::SweepRemove => {
-                let e = failed(self);
-                self.sweep_removed(now, r.status, e)
-            }
+            Purpose::SweepRemove => self.sweep_removed(now, r.status, failed()),
             Purpose::Remove => match r.status {
                 Some(s) if (200..300).contains(&s) || s == 404 || s == 409 => self.removed(now),
                 _ => {
-                    let e = failed(self);
-                    self.error(e);
+                    self.error(failed());
                     self.finish(now);
                 }
             },
-        }
-    }
-
-    fn error_text(&self, body: &[u8], status: Option<u16>) -> String {
-        match body.is_empty() {
-            true => alloc::format!("HTTP {} with an empty body", status.unwrap_or(0)),
-            false => answers::error_message(body),
         }
     }
 
@@ -265,12 +285,14 @@ impl Machine {
     }
 
     /// A request failed in transport or timed out.
-    fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
+    pub(super) fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
         match purpose {
             Purpose::Version => self.release_held(now),
             Purpose::Kill => {}
-            Purpose::Resize if matches!(self.presize, Presize::Pending(_)) => self.presize = Presize::Failed,
-            Purpose::Resize => self.error(e),
+            Purpose::Resize => match &mut self.state {
+                State::Prepare { presize: presize @ Presize::Pending(_), .. } => *presize = Presize::Failed,
+                _ => self.error(e),
+            },
             Purpose::Inspect => {
                 self.error(e);
                 self.judge_exit(now, None);
@@ -280,10 +302,7 @@ impl Machine {
             Purpose::Attach | Purpose::Wait => self.prepare_failed(now, e),
             Purpose::Sweep | Purpose::SweepRemove => self.sweep_failed(now, e),
             // Sent, and then nothing known: the container may exist.
-            Purpose::Create => {
-                self.create_unknown = true;
-                self.fail(now, e)
-            }
+            Purpose::Create => self.lost_create(now, e),
             _ => self.fail(now, e),
         }
     }
@@ -292,62 +311,37 @@ impl Machine {
     /// (Podman prepares the container while attaching, so a missing command
     /// shows up here); after start, the run is broken.
     fn prepare_failed(&mut self, now: Duration, e: Error) {
-        match self.stage {
-            Stage::Prepare | Stage::Start if self.started_at.is_none() => self.start_failed(now, e),
+        match self.state {
+            State::Prepare { .. } | State::Start { .. } => self.start_failed(now, e),
             _ => self.fail(now, e),
         }
     }
 
     // ---- pull ---------------------------------------------------------
 
-    fn on_pull_bytes(&mut self, now: Duration, mut data: Bytes) {
-        let Some(mut tracker) = self.pull.take() else { return };
-        loop {
-            match tracker.lines.decode(&mut data) {
-                Ok(Some(line)) => self.pull_line(now, &mut tracker, &line),
-                Ok(None) => break,
-                Err(e) => {
-                    tracker.error.get_or_insert(e.to_string());
-                    break;
-                }
-            }
-        }
-        self.pull = Some(tracker);
-    }
-
-    fn pull_line(&mut self, now: Duration, tracker: &mut PullTracker, line: &[u8]) {
-        match PullLine::parse(line) {
-            Ok(l) => {
-                if let Some(p) = tracker.line(now, l) {
-                    self.emit(now, EventKind::ImagePullProgress(p));
-                }
-            }
-            Err(e) => {
-                tracker.error.get_or_insert(e.0);
-            }
-        }
+    fn on_pull_bytes(&mut self, now: Duration, data: Bytes) {
+        let State::Pull { tracker } = &mut self.state else { return };
+        let out = &mut self.out;
+        tracker.feed(now, data, |p| out.push_back(progress(now, p)));
     }
 
     fn pull_ended(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
-        let Some(mut tracker) = self.pull.take() else { return };
+        let State::Pull { tracker } = &mut self.state else { return };
         if status == Some(200) {
-            if let Some(last) = tracker.lines.finish() {
-                self.pull_line(now, &mut tracker, &last);
-            }
+            let out = &mut self.out;
+            tracker.finish(now, |p| out.push_back(progress(now, p)));
         }
-        let image = tracker.image.clone();
         let message = match status {
             Some(200) => tracker.error.take(),
-            _ => Some(self.error_text(body, status)),
+            _ => Some(error_text(body, status)),
         };
+        let (image, digest, duration) =
+            (tracker.image.clone(), tracker.digest.take(), now.saturating_sub(tracker.began));
         match message {
             Some(message) => self.fail(now, Error::Pull { image, message }),
             None => {
-                let duration = now.saturating_sub(tracker.began);
-                self.emit(now, EventKind::ImagePullComplete { image, digest: tracker.digest, duration });
-                if self.stop == Stop::None {
-                    self.send_create(now);
-                }
+                self.emit(now, EventKind::ImagePullComplete { image, digest, duration });
+                self.send_create(now, true);
             }
         }
     }
@@ -355,57 +349,62 @@ impl Machine {
     // ---- create, prepare, start ----------------------------------------
 
     fn created(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
+        let State::Create { pulled, stop } = self.state else {
+            let detail = format!("a create's answer at {}", self.state.step());
+            return self.error(Error::Unexpected { detail });
+        };
         let image = self.spec.image.to_string();
         match status {
             Some(200 | 201) => match Created::parse(body) {
                 Ok(c) => {
                     self.container = Some(c.id.clone());
                     self.emit(now, EventKind::ContainerCreate { id: c.id, image });
-                    if self.stop != Stop::None {
-                        self.end_unstarted(now, self.reason);
+                    if let Some(reason) = stop {
+                        self.end_unstarted(now, reason);
                         return self.cleanup(now);
                     }
-                    self.stage = Stage::Prepare;
+                    let console_size = self.engine.as_ref().is_some_and(EngineInfo::console_size_at_create);
+                    let presize = match (self.spec.tty_size, console_size && self.spec.tty) {
+                        // The create body carried it: the terminal has this size from the start.
+                        (Some(size), true) => Presize::Applied(size),
+                        _ => Presize::NotTried,
+                    };
+                    self.move_to(State::Prepare { attach: false, wait: false, presize, ends: Ends::default() });
                     let attach = requests::attach(self.api(), self.id(), self.spec.stdin);
                     self.attach.id = Some(self.send(now, Purpose::Attach, attach));
                     let wait = requests::wait(self.api(), self.id());
                     self.send(now, Purpose::Wait, wait);
-                    let console_size = self.engine.as_ref().is_some_and(EngineInfo::console_size_at_create);
-                    if let (Some(size), true) = (self.spec.tty_size, console_size && self.spec.tty) {
-                        // The create body carried it: the terminal has this size from the start.
-                        self.presize = Presize::Applied(size);
+                    if let Some(size) = presize.applied() {
                         self.emit(now, EventKind::TerminalResize { size });
                     }
                 }
-                Err(e) => {
-                    // Created, by the status; which container, unreadable.
-                    self.create_unknown = true;
-                    self.fail(now, protocol(Purpose::Create, e))
-                }
+                // Created, by the status; which container, unreadable.
+                Err(e) => self.lost_create(now, protocol(Purpose::Create, e)),
             },
             // The image is there for another platform: the engine's own words,
             // once a pull (when allowed) has not brought one for this platform.
-            Some(404) if self.platform_mismatch(body) => {
-                let message = self.error_text(body, status);
+            Some(404) if self.platform_mismatch(body, pulled) => {
+                let message = error_text(body, status);
                 self.fail(now, Error::Engine { phase: Phase::Create, status: 404, message })
             }
-            Some(404) if self.spec.pull == PullPolicy::Missing && !self.pulled && self.stop == Stop::None => {
-                self.send_pull(now)
-            }
+            Some(404) if self.spec.pull == PullPolicy::Missing && !pulled && stop.is_none() => self.send_pull(now),
             Some(404) if self.spec.pull == PullPolicy::Never => self.fail(now, Error::ImageMissing { image }),
             Some(404) => {
-                let message = self.error_text(body, status);
+                let message = error_text(body, status);
                 self.fail(now, Error::Pull { image, message })
             }
             Some(409) => {
-                let message = self.error_text(body, status);
+                let message = error_text(body, status);
                 self.fail(now, Error::NameInUse { message })
             }
             _ => {
+                let message = error_text(body, status);
+                let e = Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message };
                 // A failure inside the engine may come after the container was made.
-                self.create_unknown |= status.is_none_or(|s| s >= 500);
-                let message = self.error_text(body, status);
-                self.fail(now, Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message })
+                match status.is_none_or(|s| s >= 500) {
+                    true => self.lost_create(now, e),
+                    false => self.fail(now, e),
+                }
             }
         }
     }
@@ -413,19 +412,32 @@ impl Machine {
     /// Whether a create's 404 says the image is not for the spec's platform
     /// (Docker: "image with reference X was found but does not match the
     /// specified platform"), and no pull is to be tried first.
-    fn platform_mismatch(&self, body: &[u8]) -> bool {
-        let pull_first = self.spec.pull == PullPolicy::Missing && !self.pulled;
+    fn platform_mismatch(&self, body: &[u8], pulled: bool) -> bool {
+        let pull_first = self.spec.pull == PullPolicy::Missing && !pulled;
         self.spec.platform.is_some() && !pull_first && answers::error_message(body).contains("platform")
+    }
+
+    /// A create of unknown outcome failed (no answer, a lost connection, a
+    /// failure inside the engine, an unreadable answer): a container may
+    /// exist that the machine has no id for, so it is looked for by label.
+    fn lost_create(&mut self, now: Duration, e: Error) {
+        self.error(e);
+        self.abort_all();
+        self.flush_output(now);
+        match self.spec.keep {
+            false => self.sweep(now),
+            true => self.finish(now),
+        }
     }
 
     /// The process runs: the start was answered, or output arrived first
     /// (it comes on another connection, and may overtake the answer).
     fn started(&mut self, now: Duration) {
-        if self.started_at.is_some() {
-            return;
-        }
-        self.stage = Stage::Running;
-        self.started_at = Some(now);
+        let State::Start { presized, stop, ends } = &mut self.state else { return };
+        let (presized, stop, ends) = (*presized, *stop, core::mem::take(ends));
+        let heartbeat_at = self.spec.heartbeat.map(|h| now + h);
+        let process = Process { started_at: now, heartbeat_at, ends, drain_until: None, stop: None, rewaits: 0 };
+        self.move_to(State::Running(process));
         let argv = self.spec.command.clone().unwrap_or_default();
         let (command, args) = match argv.split_first() {
             Some((c, rest)) => (c.clone(), rest.to_vec()),
@@ -433,19 +445,18 @@ impl Machine {
         };
         let process = ProcessId::Container(self.id().to_string());
         self.emit(now, EventKind::ProcessStart { command, args, process });
-        self.timers.heartbeat = self.spec.heartbeat.map(|h| now + h);
         // Unless the size it has was set before start (a resize asked for
         // since then is applied now).
-        if let Some(size) = self.spec.tty_size.filter(|s| self.presize != Presize::Applied(*s)) {
+        if let Some(size) = self.spec.tty_size.filter(|s| presized != Some(*s)) {
             self.send_resize(now, size);
         }
-        if self.stop == Stop::Requested {
-            self.signal(now);
+        if let Some(reason) = stop {
+            self.signal(now, reason);
         }
     }
 
     fn start_failed(&mut self, now: Duration, e: Error) {
-        if self.started_at.is_some() {
+        if !matches!(self.state, State::Prepare { .. } | State::Start { .. }) {
             // Output showed the process running before the start's answer
             // failed: the connection broke, not the start.
             return self.fail(now, e);
@@ -457,12 +468,11 @@ impl Machine {
         self.error(e);
         self.abort(Purpose::Attach);
         self.abort(Purpose::Wait);
-        self.ended = true;
         self.emit(now, EventKind::ProcessEnd(ProcessEnd::unstarted(code, EndReason::StartFailed)));
         self.cleanup(now);
     }
 
-    pub(super) fn send_resize(&mut self, now: Duration, size: TtySize) -> crate::RequestId {
+    pub(super) fn send_resize(&mut self, now: Duration, size: TtySize) -> RequestId {
         let req = requests::resize(self.api(), self.id(), size);
         let id = self.send(now, Purpose::Resize, req);
         self.emit(now, EventKind::TerminalResize { size });
@@ -472,7 +482,7 @@ impl Machine {
     // ---- output, exit, inspect, remove ---------------------------------
 
     fn on_output(&mut self, now: Duration, mut data: Bytes) {
-        if self.stage == Stage::Start {
+        if matches!(self.state, State::Start { .. }) {
             self.started(now);
         }
         if self.spec.tty {
@@ -504,8 +514,12 @@ impl Machine {
     }
 
     fn output_ended(&mut self, now: Duration) {
-        self.attach.done = true;
-        self.timers.drain = None;
+        if let Some(ends) = self.state.ends_mut() {
+            ends.output_ended = true;
+        }
+        if let State::Running(p) = &mut self.state {
+            p.drain_until = None;
+        }
         if !self.spec.tty {
             if let Err(e) = self.attach.decoder.finish() {
                 // A stream cut inside a frame was cut by a failure, not by the
@@ -513,17 +527,6 @@ impl Machine {
                 self.fail(now, Error::Output(e));
             }
         }
-    }
-
-    /// How long the process ran, and why it ended.
-    pub(super) fn end_timing(&self, now: Duration) -> (Duration, EndReason) {
-        let started = self.started_at.unwrap_or(now);
-        let duration = self.exited_at.unwrap_or(now).saturating_sub(started);
-        let reason = match self.stop {
-            Stop::None => EndReason::Exited,
-            _ => self.reason,
-        };
-        (duration, reason)
     }
 
     fn removed(&mut self, now: Duration) {
@@ -535,18 +538,12 @@ impl Machine {
     /// Removes the container if there is one to remove; else finishes.
     pub(super) fn cleanup(&mut self, now: Duration) {
         self.flush_output(now);
-        self.timers.heartbeat = None;
-        self.timers.drain = None;
         match (&self.container, self.spec.keep) {
             (Some(_), false) => {
                 // Everything else is moot: remove with force kills the process.
                 self.abort_all();
-                self.stage = Stage::Remove;
+                self.move_to(State::Remove(Retry::first(now, self.spec.limits.cleanup_timeout)));
                 self.send_remove(now);
-            }
-            (None, false) if self.create_unknown => {
-                self.abort_all();
-                self.sweep(now);
             }
             _ => self.finish(now),
         }
@@ -556,182 +553,89 @@ impl Machine {
     /// restarting, so try again after a backoff, until the cleanup deadline;
     /// past it, report `e` and finish.
     pub(super) fn retry_cleanup(&mut self, now: Duration, e: Error) {
-        match self.remove_deadline.is_some_and(|d| now + self.remove_backoff() <= d) {
-            true => self.timers.remove_retry = Some(now + self.remove_backoff()),
-            false => {
+        match &mut self.state {
+            State::Remove(r) | State::Sweep(r) if now + r.backoff() <= r.deadline => r.at = Some(now + r.backoff()),
+            _ => {
                 self.error(e);
                 self.finish(now);
             }
         }
     }
 
-    /// 0.5 s after the first failed remove, doubling up to 5 s.
-    pub(super) fn remove_backoff(&self) -> Duration {
-        let shift = self.remove_attempts.saturating_sub(1).min(4);
-        (Duration::from_millis(500) * (1 << shift)).min(super::MAX_REMOVE_BACKOFF)
-    }
-
-    fn send_remove(&mut self, now: Duration) {
-        self.remove_attempts += 1;
-        self.timers.remove_retry = None;
-        self.remove_deadline.get_or_insert(now + self.spec.limits.cleanup_timeout);
+    pub(super) fn send_remove(&mut self, now: Duration) {
         let req = requests::remove(self.api(), self.id());
         self.send(now, Purpose::Remove, req);
     }
 
     pub(super) fn finish(&mut self, _now: Duration) {
         self.abort_all();
-        self.stage = Stage::Done;
-        self.timers = Default::default();
+        self.move_to(State::Done);
+        self.run_deadline = None;
     }
 
     /// A failure that ends the run: report it, then clean up.
-    fn fail(&mut self, now: Duration, e: Error) {
-        if self.stage >= Stage::Remove {
-            return self.error(e);
-        }
+    pub(super) fn fail(&mut self, now: Duration, e: Error) {
         self.error(e);
+        if self.state.cleaning() {
+            return;
+        }
         self.abort_all();
         self.cleanup(now);
     }
 
     /// A stopped run that never started its process still reports how it ended.
-    fn end_unstarted(&mut self, now: Duration, reason: EndReason) {
-        if self.ended {
-            return;
-        }
-        self.ended = true;
+    pub(super) fn end_unstarted(&mut self, now: Duration, reason: EndReason) {
         self.emit(now, EventKind::ProcessEnd(ProcessEnd::unstarted(None, reason)));
     }
 
-    // ---- stopping -----------------------------------------------------
-
-    pub(super) fn request_stop(&mut self, now: Duration, reason: EndReason) {
-        if self.stage >= Stage::Inspect || self.exit.is_some() {
-            return;
-        }
-        match self.stop {
-            Stop::None => {
-                self.stop = Stop::Requested;
-                self.reason = reason;
-                self.timers.run = None;
-                match self.stage {
-                    Stage::Ping | Stage::Pull => {
-                        self.abort_all();
-                        self.end_unstarted(now, reason);
-                        self.finish(now);
-                    }
-                    Stage::Prepare => {
-                        self.end_unstarted(now, reason);
-                        self.cleanup(now);
-                    }
-                    Stage::Running => self.signal(now),
-                    // Create and start answers are awaited: the container may exist, the process may run.
-                    _ => {}
-                }
-            }
-            Stop::Signalled { .. } => self.kill(now),
-            Stop::Requested | Stop::Killed { .. } => {}
-        }
-    }
-
-    fn signal(&mut self, now: Duration) {
-        if self.spec.stop_grace.is_zero() {
-            return self.kill(now);
-        }
-        let req = requests::kill(self.api(), self.id(), &self.spec.stop_signal);
-        self.send(now, Purpose::Kill, req);
-        self.stop = Stop::Signalled { kill_at: now + self.spec.stop_grace };
-    }
-
-    fn kill(&mut self, now: Duration) {
-        let req = requests::kill(self.api(), self.id(), "SIGKILL");
-        self.send(now, Purpose::Kill, req);
-        self.stop = Stop::Killed { give_up_at: now + self.spec.limits.request_timeout };
-    }
-
-    // ---- time and progress ----------------------------------------------
-
-    pub(super) fn on_timeout(&mut self, now: Duration) {
-        while let Some(r) = self.requests.expired(now) {
-            self.out.push_back(Output::Abort { id: r.id });
-            let e = Error::Timeout { phase: phase(r.purpose), after: self.spec.limits.request_timeout };
-            self.on_failure(now, r.purpose, e);
-        }
-        if self.timers.run.is_some_and(|t| t <= now) {
-            self.timers.run = None;
-            self.request_stop(now, EndReason::TimedOut);
-        }
-        match self.stop {
-            Stop::Signalled { kill_at } if kill_at <= now && self.exit.is_none() => self.kill(now),
-            Stop::Killed { give_up_at } if give_up_at <= now && self.exit.is_none() && self.stage < Stage::Inspect => {
-                let after = self.spec.limits.request_timeout;
-                self.fail(now, Error::Timeout { phase: Phase::Stop, after });
-            }
-            _ => {}
-        }
-        if let (Some(t), Some(every)) = (self.timers.heartbeat, self.spec.heartbeat) {
-            if t <= now && !self.ended && self.exit.is_none() {
-                let elapsed = now.saturating_sub(self.started_at.unwrap_or(now));
-                self.emit(now, EventKind::Heartbeat { elapsed });
-                self.timers.heartbeat = Some(now + every);
-            }
-        }
-        if self.timers.drain.is_some_and(|t| t <= now) {
-            self.timers.drain = None;
-            self.abort(Purpose::Attach);
-            self.attach.done = true;
-            self.error(Error::Timeout { phase: Phase::Output, after: self.spec.limits.drain_timeout });
-        }
-        if self.coalescer.deadline().is_some_and(|t| t <= now) {
-            self.flush_output(now);
-        }
-        if self.timers.remove_retry.is_some_and(|t| t <= now) {
-            match self.stage {
-                Stage::Remove => self.send_remove(now),
-                Stage::Sweep => self.sweep(now),
-                _ => {}
-            }
-        }
-    }
-
-    /// Moves on when what a stage waits for has all arrived.
+    /// Moves on when what a state waits for has all arrived.
     pub(super) fn advance(&mut self, now: Duration) {
-        match self.stage {
-            Stage::Prepare if self.attach.ready && self.wait_ready => {
+        match &mut self.state {
+            State::Prepare { attach: true, wait: true, presize, ends } => {
                 // Podman takes a terminal size before start, so the process
                 // sees it from its first instruction (Docker from API 1.42 had
                 // it in the create body). Docker 20.10 refuses a resize before
                 // start (409) and ignores ConsoleSize: it gets the size right
                 // after start, which a process that reads it at once can miss.
                 let podman = self.engine.as_ref().is_some_and(|e| e.kind == crate::api::EngineKind::Podman);
-                if let (Some(size), true, Presize::NotTried) =
-                    (self.spec.tty_size, podman && self.spec.tty, self.presize)
-                {
-                    self.presize = Presize::Pending(size);
+                if let (Some(size), true, Presize::NotTried) = (self.spec.tty_size, podman && self.spec.tty, *presize) {
+                    *presize = Presize::Pending(size);
                     self.send_resize(now, size);
                     return;
                 }
-                if matches!(self.presize, Presize::Pending(_)) {
+                if matches!(presize, Presize::Pending(_)) {
                     return;
                 }
-                self.stage = Stage::Start;
+                let next = State::Start { presized: presize.applied(), stop: None, ends: core::mem::take(ends) };
+                self.move_to(next);
                 let req = requests::start(self.api(), self.id());
                 self.send(now, Purpose::Start, req);
             }
-            Stage::Running if self.exit.is_some() => {
-                self.timers.heartbeat = None;
-                self.timers.run = None;
-                if self.attach.done {
-                    self.stage = Stage::Inspect;
+            State::Running(p) if p.ends.exit.is_some() => {
+                p.heartbeat_at = None;
+                self.run_deadline = None;
+                if p.ends.output_ended {
+                    let p = p.clone();
+                    self.move_to(State::Inspect(p));
                     self.abort_all();
                     let req = requests::inspect(self.api(), self.id());
                     self.send(now, Purpose::Inspect, req);
-                } else if self.timers.drain.is_none() {
-                    self.timers.drain = Some(now + self.spec.limits.drain_timeout);
+                } else if p.drain_until.is_none() {
+                    p.drain_until = Some(now + self.spec.limits.drain_timeout);
                 }
             }
             _ => {}
         }
     }
+}
+
+fn progress(now: Duration, p: crate::event::PullProgress) -> Output {
+    Output::Event(Event { at: now, kind: EventKind::ImagePullProgress(p) })
+}
+
+/// How long the process ran, and why it ended.
+pub(super) fn end_timing(p: &Process, now: Duration) -> (Duration, EndReason) {
+    let exited_at = p.ends.exit.as_ref().map_or(now, |e| e.at);
+    let reason = p.stop.map_or(EndReason::Exited, |s| s.reason);
+    (exited_at.saturating_sub(p.started_at), reason)
 }

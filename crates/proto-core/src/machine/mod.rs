@@ -5,6 +5,69 @@
 //! caller's commands through [`Machine::cancel`], [`Machine::write_stdin`],
 //! [`Machine::close_stdin`] and [`Machine::resize`]; everything the machine
 //! wants done comes out of [`Machine::poll_output`], in order.
+//!
+//! # The lifecycle
+//!
+//! A run is in one state at a time, and each state holds the data that
+//! matters only there. The machine moves between them through one function,
+//! checked against one table of allowed moves (`state.rs`); the arrows below
+//! are that table. Each state waits for the answers named beside it.
+//!
+//! ```text
+//!  new / with_api_version                with_engine (pinged already)
+//!          │                                       │
+//!          ▼                                       │
+//!        Ping  GET /_ping ── answered 200 ─────────┤
+//!                                                  ▼
+//!                              pull policy "always"? ── yes ──▶ Pull  POST /images/create
+//!                                                  │ no           │
+//!                                                  ▼              │ pull ended
+//!       Create  POST /containers/create ◀──────────┴──────────────┘
+//!          │  └── 404, policy "missing", not pulled yet ──▶ Pull
+//!          │ 201, id read
+//!          ▼
+//!      Prepare  attach (101) and wait (200) registered; Podman with a tty: resize answered
+//!          │
+//!          ▼
+//!        Start  POST /containers/{id}/start
+//!          │ 204, or the first output (it may overtake the answer)
+//!          ▼
+//!      Running  output and heartbeats; then the wait's exit, and the output's end
+//!          │  ▲                       (or the drain timeout)
+//!          ▼  │ the container still runs: wait again (at most twice)
+//!      Inspect  GET /containers/{id}/json: exit code checked, OOMKilled
+//!          │ ProcessEnd
+//!          ▼
+//!       Remove  DELETE /containers/{id}?force=1&v=1, retried with backoff
+//!          │    in transport failures until the cleanup deadline
+//!          ▼
+//!         Done  nothing more is output; every input is ignored
+//!
+//!        Sweep  a create of unknown outcome (no answer, 5xx, unreadable):
+//!               the run's containers, listed by label, each removed ──▶ Done
+//! ```
+//!
+//! Where a failure, a cancel ([`Machine::cancel`]) and the spec's timeout
+//! enter (a request that goes unanswered past `limits.request_timeout` is a
+//! failure of that request):
+//!
+//! | state   | failure                          | cancel / timeout                                       |
+//! |---------|----------------------------------|--------------------------------------------------------|
+//! | Ping    | Error, Done                      | ProcessEnd (not started), Done                         |
+//! | Pull    | Error, Done                      | ProcessEnd (not started), Done                         |
+//! | Create  | Error, Done; Sweep when unknown  | remembered: on 201, ProcessEnd (not started), Remove   |
+//! | Prepare | ProcessEnd (start failed), Remove| ProcessEnd (not started), Remove                       |
+//! | Start   | ProcessEnd (start failed), Remove| remembered: on start, as in Running                    |
+//! | Running | Error, Remove                    | stop signal; SIGKILL after the grace (or a 2nd cancel); no exit by the request timeout: Error, Remove |
+//! | Inspect | the wait's code stands, Remove   | ignored: the process has ended                         |
+//! | Remove, Sweep | retried, then Error, Done  | ignored                                                |
+//!
+//! A spec with `keep` goes to Done where it would go to Remove.
+//!
+//! Inputs the run does not expect (an answer for a request never sent, a
+//! second head, bytes before a head or after an end) are reported as
+//! [`Error::Unexpected`] and otherwise ignored; inputs about a request the
+//! machine aborted are ignored, as [`Output::Abort`] says.
 
 pub mod coalesce;
 mod exit;
@@ -12,7 +75,10 @@ mod inflight;
 mod io;
 mod lifecycle;
 mod pull;
+mod state;
+mod stop;
 mod sweep;
+mod time;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -24,7 +90,6 @@ pub use inflight::RequestId;
 pub use io::{Input, Output};
 pub use pull::PROGRESS_INTERVAL;
 
-use crate::api::answers::Exited;
 use crate::api::create::RunInfo;
 use crate::api::{ApiVersion, EngineInfo, Request};
 use crate::decode::FrameDecoder;
@@ -33,76 +98,16 @@ use crate::event::{EndReason, Event, EventKind, TtySize};
 use crate::spec::RunSpec;
 use coalesce::Coalescer;
 use inflight::{Purpose, Table};
-use pull::PullTracker;
+use state::{State, StopStep};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Stage {
-    /// Asking the engine's version.
-    Ping,
-    /// Pulling the image (before the first create, or after a 404).
-    Pull,
-    /// Creating the container.
-    Create,
-    /// Attaching and registering the wait, before start.
-    Prepare,
-    /// Start sent.
-    Start,
-    /// Running, then draining output and waiting for the exit.
-    Running,
-    /// Reading the final state.
-    Inspect,
-    /// Removing the container.
-    Remove,
-    /// Removing whatever a create of unknown outcome left, found by label.
-    Sweep,
-    /// Finished.
-    Done,
-}
-
-/// How far a stop (cancel or timeout) has gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stop {
-    None,
-    /// Asked for; acted on when the stage allows.
-    Requested,
-    /// The stop signal was sent; SIGKILL follows at the deadline.
-    Signalled {
-        kill_at: Duration,
-    },
-    /// SIGKILL was sent; if the exit is not reported by `give_up_at`, the
-    /// engine is not doing its part and the container is removed by force.
-    Killed {
-        give_up_at: Duration,
-    },
-}
-
-/// Whether the terminal size was set before start, and which.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Presize {
-    NotTried,
-    /// A resize of the created container is under way (Podman).
-    Pending(TtySize),
-    /// Set before start: by that resize, or at create (`ConsoleSize`, Docker from API 1.42).
-    Applied(TtySize),
-    Failed,
-}
-
+/// The attach's data, from its request to the end of the run: which request
+/// it is, its frame decoder, and stdin queued until it is upgraded.
 #[derive(Debug)]
 struct Attach {
     id: Option<RequestId>,
-    ready: bool,
-    done: bool,
     decoder: FrameDecoder,
     stdin: VecDeque<Option<Bytes>>,
     stdin_closed: bool,
-}
-
-#[derive(Debug, Default)]
-struct Timers {
-    run: Option<Duration>,
-    heartbeat: Option<Duration>,
-    drain: Option<Duration>,
-    remove_retry: Option<Duration>,
 }
 
 /// One container run, as a state machine with no I/O.
@@ -118,34 +123,15 @@ pub struct Machine {
     version_taken: bool,
     /// A 400 answer held while `GET /version` tells whether the version was refused.
     held: Option<inflight::Inflight>,
-    stage: Stage,
+    state: State,
     requests: Table,
     out: VecDeque<Output>,
     container: Option<String>,
-    /// A create was sent whose outcome is unknown: a container may exist
-    /// that the machine has no id for.
-    create_unknown: bool,
-    pulled: bool,
-    pull: Option<PullTracker>,
     attach: Attach,
-    wait_ready: bool,
-    exit: Option<Exited>,
-    /// How many times a wait that answered while the container still ran was asked again.
-    rewaits: u32,
-    started_at: Option<Duration>,
-    exited_at: Option<Duration>,
-    stop: Stop,
-    reason: EndReason,
-    ended: bool,
-    remove_attempts: u32,
-    remove_deadline: Option<Duration>,
-    presize: Presize,
-    timers: Timers,
+    /// When the spec's timeout stops the run, until a stop or the exit.
+    run_deadline: Option<Duration>,
     coalescer: Coalescer,
 }
-
-/// The longest wait between two tries of a remove that failed in transport.
-const MAX_REMOVE_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Machine {
     /// A machine for one run of `spec`, starting at `now` with a ping that
@@ -176,47 +162,30 @@ impl Machine {
     fn idle(spec: RunSpec, run: RunInfo, engine: Option<EngineInfo>, now: Duration) -> Self {
         let attach = Attach {
             id: None,
-            ready: false,
-            done: false,
             decoder: FrameDecoder::new(spec.limits.max_frame_hold),
             stdin: VecDeque::new(),
             stdin_closed: false,
         };
-        let timers = Timers { run: spec.timeout.map(|t| now + t), ..Timers::default() };
         Machine {
             coalescer: Coalescer::new(spec.coalesce),
+            run_deadline: spec.timeout.map(|t| now + t),
             spec,
             run,
             engine,
             pinned: None,
             version_taken: false,
             held: None,
-            stage: Stage::Ping,
+            state: State::Ping,
             requests: Table::default(),
             out: VecDeque::new(),
             container: None,
-            create_unknown: false,
-            pulled: false,
-            pull: None,
             attach,
-            wait_ready: false,
-            exit: None,
-            rewaits: 0,
-            started_at: None,
-            exited_at: None,
-            stop: Stop::None,
-            reason: EndReason::Exited,
-            ended: false,
-            remove_attempts: 0,
-            remove_deadline: None,
-            presize: Presize::NotTried,
-            timers,
         }
     }
 
     /// Feeds what the engine said about one request.
     pub fn handle_input(&mut self, now: Duration, input: Input) {
-        if self.stage == Stage::Done {
+        if matches!(self.state, State::Done) {
             return;
         }
         self.on_input(now, input);
@@ -226,7 +195,7 @@ impl Machine {
     /// Tells the machine the time is `now`; call it when the deadline of
     /// [`Output::Pending`] passes (calling it early is harmless).
     pub fn handle_timeout(&mut self, now: Duration) {
-        if self.stage == Stage::Done {
+        if matches!(self.state, State::Done) {
             return;
         }
         self.on_timeout(now);
@@ -236,7 +205,7 @@ impl Machine {
     /// Cancels the run: the stop signal, then SIGKILL after the grace
     /// period, then cleanup. Calling it again sends SIGKILL at once.
     pub fn cancel(&mut self, now: Duration) {
-        if self.stage == Stage::Done {
+        if matches!(self.state, State::Done) {
             return;
         }
         self.request_stop(now, EndReason::Cancelled);
@@ -270,24 +239,25 @@ impl Machine {
         if size.cols == 0 || size.rows == 0 {
             return Err(CommandError::BadSize);
         }
-        if self.ended || self.stage >= Stage::Inspect {
+        if self.state.process_over() {
             return Err(CommandError::Ended);
         }
         self.spec.tty_size = Some(size);
-        match self.started_at {
-            Some(_) => Ok(Some(self.send_resize(now, size))),
-            None => Ok(None),
+        match self.state {
+            State::Running(_) => Ok(Some(self.send_resize(now, size))),
+            _ => Ok(None),
         }
     }
 
     /// The next thing to do. Call until it returns [`Output::Pending`] or
     /// [`Output::Done`], after every input, timeout and command.
+    #[must_use = "every output must be acted on, in order"]
     pub fn poll_output(&mut self) -> Output {
         if let Some(o) = self.out.pop_front() {
             return o;
         }
-        match self.stage {
-            Stage::Done => Output::Done,
+        match self.state {
+            State::Done => Output::Done,
             _ => Output::Pending { deadline: self.next_deadline() },
         }
     }
@@ -307,22 +277,38 @@ impl Machine {
         self.engine.as_ref()
     }
 
-    /// Whether the run is over.
+    /// Whether the run is over: [`poll_output`](Self::poll_output) returns
+    /// [`Output::Done`] next.
     pub fn is_done(&self) -> bool {
-        self.stage == Stage::Done && self.out.is_empty()
+        matches!(self.state, State::Done) && self.out.is_empty()
+    }
+
+    /// The one way the state changes: checked against the table of allowed
+    /// moves. A move the table does not allow is a bug in the machine: it is
+    /// reported as [`Error::Unexpected`] (and trips a debug assertion), and
+    /// made anyway, so the run still reaches its end.
+    fn move_to(&mut self, next: State) {
+        if let Err(e) = state::check(self.state.step(), next.step()) {
+            debug_assert!(false, "{e}");
+            self.error(e);
+        }
+        self.state = next;
     }
 
     fn next_deadline(&self) -> Option<Duration> {
-        let stop = match self.stop {
-            _ if self.exit.is_some() || self.stage >= Stage::Inspect => None,
-            Stop::Signalled { kill_at: t } | Stop::Killed { give_up_at: t } => Some(t),
-            Stop::None | Stop::Requested => None,
+        let state = match &self.state {
+            State::Running(p) => {
+                let stop = match p.stop.map(|s| s.step) {
+                    _ if p.ends.exit.is_some() => None,
+                    Some(StopStep::Signalled { kill_at: t } | StopStep::Killed { give_up_at: t }) => Some(t),
+                    None => None,
+                };
+                [stop, p.heartbeat_at, p.drain_until].into_iter().flatten().min()
+            }
+            State::Remove(r) | State::Sweep(r) => r.at,
+            _ => None,
         };
-        let t = &self.timers;
-        [t.run, t.heartbeat, t.drain, t.remove_retry, stop, self.requests.next_deadline(), self.coalescer.deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.run_deadline, state, self.requests.next_deadline(), self.coalescer.deadline()].into_iter().flatten().min()
     }
 
     fn emit(&mut self, now: Duration, kind: EventKind) {
@@ -342,7 +328,7 @@ impl Machine {
 
     fn abort(&mut self, purpose: Purpose) {
         while let Some(id) = self.requests.find(purpose) {
-            self.requests.close(id);
+            self.requests.abort(id);
             self.out.push_back(Output::Abort { id });
         }
     }
@@ -360,14 +346,14 @@ impl Machine {
         if self.attach.stdin_closed {
             return Err(CommandError::StdinClosed);
         }
-        if self.ended || self.exit.is_some() || self.stage >= Stage::Inspect {
+        if self.state.exited() || self.state.process_over() {
             return Err(CommandError::Ended);
         }
         Ok(())
     }
 
     fn flush_stdin(&mut self) {
-        let Some(id) = self.attach.id.filter(|_| self.attach.ready) else { return };
+        let Some(id) = self.attach.id.filter(|_| self.state.attach_ready()) else { return };
         while let Some(item) = self.attach.stdin.pop_front() {
             self.out.push_back(match item {
                 Some(data) => Output::Write { id, data },

@@ -1,8 +1,10 @@
 //! Follows a pull's progress lines: per-layer state, totals, rate limiting.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
+
+use bytes::Bytes;
 
 use crate::api::answers::PullLine;
 use crate::decode::LineDecoder;
@@ -26,7 +28,7 @@ pub(crate) struct PullTracker {
     pub began: Duration,
     pub digest: Option<String>,
     pub error: Option<String>,
-    pub lines: LineDecoder,
+    lines: LineDecoder,
     layers: Vec<Layer>,
 }
 
@@ -35,8 +37,42 @@ impl PullTracker {
         PullTracker { image, began, digest: None, error: None, lines: LineDecoder::new(max_line), layers: Vec::new() }
     }
 
+    /// Takes bytes of the pull's answer; passes on the progress due.
+    pub fn feed(&mut self, now: Duration, mut data: Bytes, mut progress: impl FnMut(PullProgress)) {
+        loop {
+            match self.lines.decode(&mut data) {
+                Ok(Some(line)) => self.raw_line(now, &line, &mut progress),
+                Ok(None) => break,
+                Err(e) => {
+                    self.error.get_or_insert(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The answer ended: takes a last line not ended by a newline.
+    pub fn finish(&mut self, now: Duration, mut progress: impl FnMut(PullProgress)) {
+        if let Some(last) = self.lines.finish() {
+            self.raw_line(now, &last, &mut progress);
+        }
+    }
+
+    fn raw_line(&mut self, now: Duration, line: &[u8], progress: &mut impl FnMut(PullProgress)) {
+        match PullLine::parse(line) {
+            Ok(l) => {
+                if let Some(p) = self.line(now, l) {
+                    progress(p);
+                }
+            }
+            Err(e) => {
+                self.error.get_or_insert(e.0);
+            }
+        }
+    }
+
     /// Takes one line; returns a progress event when one is due.
-    pub fn line(&mut self, now: Duration, line: PullLine) -> Option<PullProgress> {
+    fn line(&mut self, now: Duration, line: PullLine) -> Option<PullProgress> {
         let (id, status, current, total) = match line {
             PullLine::Digest(d) => {
                 self.digest = Some(d);

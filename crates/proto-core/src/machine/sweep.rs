@@ -11,19 +11,22 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Machine, Purpose, Stage};
+use super::state::{Retry, State};
+use super::{Machine, Purpose};
 use crate::api::answers::Listed;
 use crate::api::create::labels;
 use crate::api::requests;
 use crate::error::{Error, Phase};
 
 impl Machine {
-    /// Lists the containers labelled with this run, to remove them.
+    /// Starts the sweep.
     pub(super) fn sweep(&mut self, now: Duration) {
-        self.stage = Stage::Sweep;
-        self.remove_attempts += 1;
-        self.timers.remove_retry = None;
-        self.remove_deadline.get_or_insert(now + self.spec.limits.cleanup_timeout);
+        self.move_to(State::Sweep(Retry::first(now, self.spec.limits.cleanup_timeout)));
+        self.send_list(now);
+    }
+
+    /// Lists the containers labelled with this run, to remove them.
+    pub(super) fn send_list(&mut self, now: Duration) {
         let label = format!("{}={}", labels::RUN, self.run.run_id);
         let req = requests::list_labelled(self.api(), &[&label]);
         self.send(now, Purpose::Sweep, req);

@@ -1,0 +1,717 @@
+//! The machine state by state: what each state does with each input it can
+//! get, the expected ones and the unexpected ones (which are reported as
+//! `Error::Unexpected`, never dropped in silence, and never a panic).
+//!
+//! Each module brings a run to its state by the shortest way a Docker engine
+//! would, then feeds it one input and checks everything that comes out, in
+//! order. The graph these follow is in the docs of `cstream_proto_core::machine`.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use cstream_proto_core::api::Request;
+use cstream_proto_core::{EndReason, Error, EventKind, Input, Machine, Output, RequestId, RunSpec, TtySize};
+use support::{frame, run_info, spec};
+
+/// Which call a request is, from its method and path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Ping,
+    Pull,
+    Create,
+    Attach,
+    Wait,
+    Start,
+    Kill,
+    Resize,
+    Inspect,
+    List,
+    Remove,
+}
+
+fn call_of(r: &Request) -> Call {
+    let path = r.path.split('?').next().unwrap();
+    match (r.method.as_str(), path.rsplit('/').next().unwrap()) {
+        (_, "_ping") => Call::Ping,
+        (_, "create") if path.contains("/images/") => Call::Pull,
+        (_, "create") => Call::Create,
+        (_, "attach") => Call::Attach,
+        (_, "wait") => Call::Wait,
+        (_, "start") => Call::Start,
+        (_, "kill") => Call::Kill,
+        (_, "resize") => Call::Resize,
+        ("GET", "json") if path.ends_with("/containers/json") => Call::List,
+        ("GET", "json") => Call::Inspect,
+        ("DELETE", _) => Call::Remove,
+        other => panic!("unexpected request {other:?}"),
+    }
+}
+
+/// One output, in a line: `send POST /v1.41/...`, `event ProcessStart`,
+/// `error ...`, `abort Wait`, `write 3`, `close-write`, `done`.
+fn show(o: &Output, sent: &[(RequestId, Call)]) -> String {
+    let call = |id: &RequestId| sent.iter().find(|(i, _)| i == id).map(|(_, c)| *c).unwrap();
+    match o {
+        Output::Send { request, .. } => format!("send {} {}", request.method.as_str(), request.path),
+        Output::Write { data, .. } => format!("write {}", data.len()),
+        Output::CloseWrite { .. } => "close-write".into(),
+        Output::Abort { id } => format!("abort {:?}", call(id)),
+        Output::Event(e) => format!("event {}", e.kind.name()),
+        Output::Error(e) => format!("error {e}"),
+        Output::Pending { .. } => "pending".into(),
+        Output::Done => "done".into(),
+    }
+}
+
+const C: &str = "/v1.41/containers/c1";
+
+/// A run driven by hand, one input at a time.
+struct Run {
+    m: Machine,
+    now: Duration,
+    sent: Vec<(RequestId, Call)>,
+    /// Everything output so far, shown.
+    log: Vec<String>,
+    /// Every output so far.
+    outputs: Vec<Output>,
+    done: bool,
+}
+
+impl Run {
+    fn new(spec: RunSpec) -> Run {
+        let m = Machine::new(spec, run_info(), Duration::ZERO);
+        let mut r = Run { m, now: Duration::ZERO, sent: Vec::new(), log: Vec::new(), outputs: Vec::new(), done: false };
+        r.drain();
+        r
+    }
+
+    /// Polls until Pending or Done; returns what came out, shown.
+    fn drain(&mut self) -> Vec<String> {
+        let mut shown = Vec::new();
+        loop {
+            let o = self.m.poll_output();
+            if let Output::Send { id, request } = &o {
+                self.sent.push((*id, call_of(request)));
+            }
+            match o {
+                Output::Pending { .. } => break,
+                Output::Done => {
+                    assert_eq!(self.m.poll_output(), Output::Done, "done is final");
+                    self.done = true;
+                    shown.push("done".into());
+                    break;
+                }
+                o => {
+                    shown.push(show(&o, &self.sent));
+                    self.outputs.push(o);
+                }
+            }
+        }
+        self.log.extend(shown.iter().cloned());
+        shown
+    }
+
+    /// The id of the last request of `call`.
+    fn id(&self, call: Call) -> RequestId {
+        self.sent.iter().rev().find(|(_, c)| *c == call).map(|(id, _)| *id).unwrap_or_else(|| panic!("no {call:?}"))
+    }
+
+    fn input(&mut self, input: Input) -> Vec<String> {
+        self.m.handle_input(self.now, input);
+        self.drain()
+    }
+
+    fn head(&mut self, call: Call, status: u16) -> Vec<String> {
+        let headers = vec![("Api-Version".to_string(), "1.41".to_string())];
+        self.input(Input::Head { id: self.id(call), status, headers })
+    }
+
+    fn body(&mut self, call: Call, data: &[u8]) -> Vec<String> {
+        self.input(Input::Body { id: self.id(call), data: Bytes::copy_from_slice(data) })
+    }
+
+    fn end(&mut self, call: Call) -> Vec<String> {
+        self.input(Input::End { id: self.id(call) })
+    }
+
+    fn fail(&mut self, call: Call) -> Vec<String> {
+        self.input(Input::Failed { id: self.id(call), message: "connection reset".into() })
+    }
+
+    /// A whole answer: head, body (when not empty), end.
+    fn answer(&mut self, call: Call, status: u16, body: &[u8]) -> Vec<String> {
+        let mut v = self.head(call, status);
+        if !body.is_empty() {
+            v.extend(self.body(call, body));
+        }
+        v.extend(self.end(call));
+        v
+    }
+
+    fn at(&mut self, t: Duration) -> &mut Self {
+        self.now = t;
+        self
+    }
+
+    fn timeout(&mut self) -> Vec<String> {
+        self.m.handle_timeout(self.now);
+        self.drain()
+    }
+
+    fn cancel(&mut self) -> Vec<String> {
+        self.m.cancel(self.now);
+        self.drain()
+    }
+
+    fn deadline(&mut self) -> Option<Duration> {
+        match self.m.poll_output() {
+            Output::Pending { deadline } => deadline,
+            other => panic!("expected pending, got {other:?}"),
+        }
+    }
+
+    /// The `Error::Unexpected` outputs so far.
+    fn unexpected(&self) -> Vec<String> {
+        self.outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Error(e @ Error::Unexpected { .. }) => Some(e.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn process_end(&self) -> cstream_proto_core::ProcessEnd {
+        self.outputs
+            .iter()
+            .find_map(|o| match o {
+                Output::Event(e) => match &e.kind {
+                    EventKind::ProcessEnd(p) => Some(p.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("a process end")
+    }
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+const CREATED: &[u8] = br#"{"Id":"c1","Warnings":[]}"#;
+
+/// A run whose create is out.
+fn at_create(spec: RunSpec) -> Run {
+    let mut r = Run::new(spec);
+    r.at(ms(1)).answer(Call::Ping, 200, b"OK");
+    r
+}
+
+/// A run whose attach and wait are out.
+fn at_prepare(spec: RunSpec) -> Run {
+    let mut r = at_create(spec);
+    r.at(ms(2)).answer(Call::Create, 201, CREATED);
+    r
+}
+
+/// A run whose start is out.
+fn at_start(spec: RunSpec) -> Run {
+    let mut r = at_prepare(spec);
+    r.at(ms(3)).head(Call::Attach, 101);
+    r.head(Call::Wait, 200);
+    r
+}
+
+/// A run whose process runs.
+fn at_running(spec: RunSpec) -> Run {
+    let mut r = at_start(spec);
+    r.at(ms(4)).answer(Call::Start, 204, b"");
+    r
+}
+
+/// A run whose inspect is out (the process exited 0, output ended).
+fn at_inspect(spec: RunSpec) -> Run {
+    let mut r = at_running(spec);
+    r.at(ms(5)).end(Call::Attach);
+    r.body(Call::Wait, br#"{"StatusCode":0}"#);
+    r.end(Call::Wait);
+    r
+}
+
+/// A run whose remove is out.
+fn at_remove(spec: RunSpec) -> Run {
+    let mut r = at_inspect(spec);
+    r.at(ms(6)).answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":0,"OOMKilled":false}}"#);
+    r
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+mod ping {
+    use super::*;
+
+    #[test]
+    fn answered_sends_the_create() {
+        let mut r = Run::new(spec());
+        assert_eq!(r.log, s(&["send GET /_ping"]));
+        assert_eq!(r.head(Call::Ping, 200), Vec::<String>::new());
+        assert_eq!(r.body(Call::Ping, b"OK"), Vec::<String>::new());
+        assert_eq!(r.end(Call::Ping), s(&["send POST /v1.41/containers/create"]));
+    }
+
+    #[test]
+    fn an_error_status_ends_the_run_with_nothing_to_clean() {
+        let mut r = Run::new(spec());
+        let out = r.answer(Call::Ping, 500, br#"{"message":"down"}"#);
+        assert_eq!(out, s(&["error connecting to the engine: the engine answered 500: down", "done"]));
+    }
+
+    #[test]
+    fn a_cancel_ends_an_unstarted_process_at_once() {
+        let mut r = Run::new(spec());
+        assert_eq!(r.cancel(), s(&["abort Ping", "event ProcessEnd", "done"]));
+        assert_eq!(r.process_end().reason, EndReason::Cancelled);
+        assert_eq!(r.process_end().exit_code, None);
+    }
+
+    #[test]
+    fn an_answer_to_a_request_never_sent_is_reported_and_the_run_goes_on() {
+        let mut r = Run::new(spec());
+        let out = r.input(Input::Head { id: RequestId(99), status: 200, headers: vec![] });
+        assert_eq!(out, s(&["error unexpected: a head for request 99, which was never sent (the run was at ping)"]));
+        let out = r.input(Input::Body { id: RequestId(99), data: Bytes::from_static(b"x") });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(r.answer(Call::Ping, 200, b"OK"), s(&["send POST /v1.41/containers/create"]));
+    }
+
+    #[test]
+    fn body_bytes_before_the_head_are_reported_once_and_read() {
+        let mut r = Run::new(spec());
+        let out = r.body(Call::Ping, b"O");
+        assert_eq!(out, s(&["error unexpected: body bytes for request 0 (connecting to the engine) before its head"]));
+        assert_eq!(r.body(Call::Ping, b"K"), Vec::<String>::new(), "once per request");
+        r.head(Call::Ping, 500);
+        let out = r.end(Call::Ping);
+        assert_eq!(out, s(&["error connecting to the engine: the engine answered 500: OK", "done"]));
+    }
+}
+
+mod pull {
+    use super::*;
+
+    fn always() -> RunSpec {
+        RunSpec::builder("cstream-test:latest").pull(cstream_proto_core::PullPolicy::Always).build().unwrap()
+    }
+
+    #[test]
+    fn progress_then_its_end_sends_the_create() {
+        let mut r = Run::new(always());
+        let out = r.answer(Call::Ping, 200, b"OK");
+        assert_eq!(
+            out,
+            s(&["send POST /v1.41/images/create?fromImage=cstream-test&tag=latest", "event ImagePullStart"])
+        );
+        r.head(Call::Pull, 200);
+        let line = br#"{"status":"Downloading","id":"l1","progressDetail":{"current":1,"total":2}}"#;
+        assert_eq!(r.body(Call::Pull, &[&line[..], b"\n"].concat()), s(&["event ImagePullProgress"]));
+        assert_eq!(r.end(Call::Pull), s(&["event ImagePullComplete", "send POST /v1.41/containers/create"]));
+    }
+
+    #[test]
+    fn an_error_line_fails_the_pull() {
+        let mut r = Run::new(always());
+        r.answer(Call::Ping, 200, b"OK");
+        let out = r.answer(Call::Pull, 200, b"{\"error\":\"denied\"}\n");
+        assert_eq!(out, s(&["error pulling image cstream-test:latest failed: denied", "done"]));
+    }
+
+    #[test]
+    fn a_cancel_aborts_the_pull_and_ends_the_run() {
+        let mut r = Run::new(always());
+        r.answer(Call::Ping, 200, b"OK");
+        assert_eq!(r.cancel(), s(&["abort Pull", "event ProcessEnd", "done"]));
+        assert_eq!(r.process_end().reason, EndReason::Cancelled);
+    }
+}
+
+mod create {
+    use super::*;
+
+    #[test]
+    fn created_sends_attach_and_wait_together() {
+        let mut r = at_create(spec());
+        let out = r.answer(Call::Create, 201, CREATED);
+        let attach = format!("send POST {C}/attach?stream=1&stdin=0&stdout=1&stderr=1");
+        let wait = format!("send POST {C}/wait?condition=next-exit");
+        assert_eq!(out, vec!["event ContainerCreate".to_string(), attach, wait]);
+    }
+
+    #[test]
+    fn a_404_pulls_once_then_creates_again() {
+        let mut r = at_create(spec());
+        let out = r.answer(Call::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
+        assert_eq!(out[1], "event ImagePullStart");
+        r.answer(Call::Pull, 200, b"");
+        let out = r.answer(Call::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
+        assert_eq!(
+            out,
+            s(&["error pulling image cstream-test:latest failed: No such image: cstream-test:latest", "done"])
+        );
+    }
+
+    #[test]
+    fn a_cancel_waits_for_the_answer_then_removes_what_was_made() {
+        let mut r = at_create(spec());
+        assert_eq!(r.cancel(), Vec::<String>::new(), "the container may be made: the answer is awaited");
+        let out = r.answer(Call::Create, 201, CREATED);
+        assert_eq!(
+            out,
+            vec!["event ContainerCreate".into(), "event ProcessEnd".into(), format!("send DELETE {C}?force=1&v=1")]
+        );
+        assert_eq!(r.process_end().reason, EndReason::Cancelled);
+    }
+
+    #[test]
+    fn a_failure_inside_the_engine_sweeps_by_label() {
+        let mut r = at_create(spec());
+        let out = r.answer(Call::Create, 500, br#"{"message":"boom"}"#);
+        assert_eq!(out[0], "error creating the container: the engine answered 500: boom");
+        assert!(out[1].starts_with("send GET /v1.41/containers/json?all=1&filters="), "{out:?}");
+        assert_eq!(r.answer(Call::List, 200, b"[]"), s(&["done"]));
+    }
+
+    #[test]
+    fn bytes_after_the_end_are_reported() {
+        let mut r = at_create(spec());
+        r.answer(Call::Create, 201, CREATED);
+        let out = r.body(Call::Create, b"late");
+        assert_eq!(
+            out,
+            s(&["error unexpected: body bytes for request 1, whose answer had ended (the run was at prepare)"])
+        );
+        let out = r.end(Call::Create);
+        assert_eq!(
+            out,
+            s(&["error unexpected: an end for request 1, whose answer had ended (the run was at prepare)"])
+        );
+    }
+}
+
+mod prepare {
+    use super::*;
+
+    #[test]
+    fn start_waits_for_both_attach_and_wait() {
+        let mut r = at_prepare(spec());
+        assert_eq!(r.head(Call::Attach, 101), Vec::<String>::new());
+        assert_eq!(r.head(Call::Wait, 200), vec![format!("send POST {C}/start")]);
+        let mut r = at_prepare(spec());
+        assert_eq!(r.head(Call::Wait, 200), Vec::<String>::new());
+        assert_eq!(r.head(Call::Attach, 101), vec![format!("send POST {C}/start")]);
+    }
+
+    #[test]
+    fn stdin_is_held_until_the_attach_is_upgraded() {
+        let spec = RunSpec::builder("cstream-test:latest").stdin(true).build().unwrap();
+        let mut r = at_prepare(spec);
+        r.m.write_stdin(Bytes::from_static(b"abc")).unwrap();
+        r.m.close_stdin().unwrap();
+        assert_eq!(r.drain(), Vec::<String>::new());
+        assert_eq!(r.head(Call::Attach, 101), s(&["write 3", "close-write"]));
+    }
+
+    #[test]
+    fn a_refused_attach_is_a_failed_start_and_the_container_is_removed() {
+        let mut r = at_prepare(spec());
+        let out = r.answer(Call::Attach, 500, br#"{"message":"no"}"#);
+        let remove = format!("send DELETE {C}?force=1&v=1");
+        let want = vec![
+            "error attaching to the container: the engine answered 500: no".to_string(),
+            "abort Wait".into(),
+            "event ProcessEnd".into(),
+            remove,
+        ];
+        assert_eq!(out, want);
+        assert_eq!(r.process_end().reason, EndReason::StartFailed);
+    }
+
+    #[test]
+    fn a_cancel_ends_the_unstarted_process_and_removes() {
+        let mut r = at_prepare(spec());
+        let out = r.cancel();
+        assert_eq!(
+            out,
+            vec![
+                "event ProcessEnd".into(),
+                "abort Attach".into(),
+                "abort Wait".into(),
+                format!("send DELETE {C}?force=1&v=1")
+            ]
+        );
+        assert_eq!(r.process_end().reason, EndReason::Cancelled);
+    }
+
+    #[test]
+    fn a_second_head_is_reported_and_start_is_sent_once() {
+        let mut r = at_prepare(spec());
+        r.head(Call::Attach, 101);
+        let out = r.head(Call::Attach, 101);
+        assert_eq!(
+            out,
+            s(&["error unexpected: a second head (101) for request 2 (attaching to the container), which had 101"])
+        );
+        r.head(Call::Wait, 200);
+        assert_eq!(r.log.iter().filter(|l| l.ends_with("/start")).count(), 1);
+    }
+}
+
+mod start {
+    use super::*;
+
+    #[test]
+    fn answered_the_process_runs() {
+        let mut r = at_start(spec());
+        assert_eq!(r.answer(Call::Start, 204, b""), s(&["event ProcessStart"]));
+    }
+
+    #[test]
+    fn output_may_overtake_the_answer() {
+        let mut r = at_start(spec());
+        let out = r.body(Call::Attach, &frame(1, b"hi\n"));
+        assert_eq!(out, s(&["event ProcessStart", "event Output"]));
+        assert_eq!(r.answer(Call::Start, 204, b""), Vec::<String>::new(), "started once");
+    }
+
+    #[test]
+    fn the_wait_may_overtake_the_answer() {
+        let mut r = at_start(spec());
+        r.body(Call::Wait, br#"{"StatusCode":3}"#);
+        assert_eq!(r.end(Call::Wait), Vec::<String>::new());
+        assert_eq!(r.end(Call::Attach), Vec::<String>::new());
+        let out = r.answer(Call::Start, 204, b"");
+        assert_eq!(out, vec!["event ProcessStart".to_string(), format!("send GET {C}/json")]);
+    }
+
+    #[test]
+    fn a_cancel_is_acted_on_once_the_process_runs() {
+        let mut r = at_start(spec());
+        assert_eq!(r.cancel(), Vec::<String>::new());
+        let out = r.answer(Call::Start, 204, b"");
+        assert_eq!(out, vec!["event ProcessStart".to_string(), format!("send POST {C}/kill?signal=SIGTERM")]);
+    }
+
+    #[test]
+    fn refused_it_ends_the_process_unstarted_with_the_shell_code() {
+        let mut r = at_start(spec());
+        let msg = br#"{"message":"exec: \"nope\": executable file not found in $PATH"}"#;
+        let out = r.answer(Call::Start, 400, msg);
+        assert_eq!(out.last().unwrap(), &format!("send DELETE {C}?force=1&v=1"));
+        assert_eq!(r.process_end().reason, EndReason::StartFailed);
+        assert_eq!(r.process_end().exit_code, Some(127));
+    }
+}
+
+mod running {
+    use super::*;
+
+    #[test]
+    fn output_then_exit_then_its_end_inspects() {
+        let mut r = at_running(spec());
+        assert_eq!(r.body(Call::Attach, &frame(2, b"e")), s(&["event Output"]));
+        r.body(Call::Wait, br#"{"StatusCode":0}"#);
+        assert_eq!(r.end(Call::Wait), Vec::<String>::new(), "the output is still open");
+        assert_eq!(r.end(Call::Attach), vec![format!("send GET {C}/json")]);
+    }
+
+    #[test]
+    fn an_exit_with_the_output_still_open_drains_until_the_deadline() {
+        let mut r = at_running(spec());
+        r.body(Call::Wait, br#"{"StatusCode":0}"#);
+        r.end(Call::Wait);
+        let drain = r.deadline().unwrap();
+        let out = r.at(drain).timeout();
+        assert_eq!(out[0], "abort Attach");
+        assert!(out[1].starts_with("error reading the container's output: no answer"), "{out:?}");
+        assert_eq!(out.last().unwrap(), &format!("send GET {C}/json"));
+    }
+
+    #[test]
+    fn a_cancel_signals_and_a_second_kills() {
+        let mut r = at_running(spec());
+        assert_eq!(r.cancel(), vec![format!("send POST {C}/kill?signal=SIGTERM")]);
+        assert_eq!(r.cancel(), vec![format!("send POST {C}/kill?signal=SIGKILL")]);
+        assert_eq!(r.cancel(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn sigkill_follows_the_grace_and_a_silent_engine_is_given_up_on() {
+        let mut r = at_running(spec());
+        r.cancel();
+        r.answer(Call::Kill, 204, b"");
+        let kill_at = r.deadline().unwrap();
+        assert_eq!(kill_at, ms(4) + secs(10));
+        assert_eq!(r.at(kill_at).timeout(), vec![format!("send POST {C}/kill?signal=SIGKILL")]);
+        r.answer(Call::Kill, 204, b"");
+        let give_up = r.deadline().unwrap();
+        let out = r.at(give_up).timeout();
+        assert!(out.iter().any(|l| l.starts_with("error stopping the container: no answer")), "{out:?}");
+        assert_eq!(out.last().unwrap(), &format!("send DELETE {C}?force=1&v=1"));
+    }
+
+    #[test]
+    fn a_resize_is_sent_at_once() {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).build().unwrap();
+        let mut r = at_running(spec);
+        let id = r.m.resize(r.now, TtySize { cols: 80, rows: 24 }).unwrap();
+        assert!(id.is_some());
+        assert_eq!(r.drain(), vec![format!("send POST {C}/resize?h=24&w=80"), "event TerminalResize".into()]);
+    }
+
+    #[test]
+    fn a_second_end_of_the_start_is_reported() {
+        let mut r = at_running(spec());
+        let out = r.end(Call::Start);
+        assert_eq!(
+            out,
+            s(&["error unexpected: an end for request 4, whose answer had ended (the run was at running)"])
+        );
+        assert_eq!(r.body(Call::Attach, &frame(1, b"x")), s(&["event Output"]), "the run goes on");
+    }
+}
+
+mod inspect {
+    use super::*;
+
+    #[test]
+    fn the_exit_code_ends_the_process_and_removes() {
+        let mut r = at_inspect(spec());
+        let out = r.answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":3,"OOMKilled":true}}"#);
+        assert_eq!(out, vec!["event ProcessEnd".to_string(), format!("send DELETE {C}?force=1&v=1")]);
+        assert_eq!(r.process_end().exit_code, Some(3));
+        assert!(r.process_end().oom_killed);
+    }
+
+    #[test]
+    fn a_container_still_running_is_waited_for_again() {
+        let mut r = at_inspect(spec());
+        let out = r.answer(Call::Inspect, 200, br#"{"State":{"Status":"running","ExitCode":0}}"#);
+        assert_eq!(out, vec![format!("send POST {C}/wait?condition=not-running")]);
+        r.answer(Call::Wait, 200, br#"{"StatusCode":9}"#);
+        r.answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":9}}"#);
+        assert_eq!(r.process_end().exit_code, Some(9));
+    }
+
+    #[test]
+    fn commands_and_cancel_are_refused_the_process_has_ended() {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).stdin(true).build().unwrap();
+        let mut r = at_inspect(spec);
+        assert_eq!(r.cancel(), Vec::<String>::new());
+        assert_eq!(r.m.write_stdin(Bytes::from_static(b"x")), Err(cstream_proto_core::CommandError::Ended));
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 1, rows: 1 }), Err(cstream_proto_core::CommandError::Ended));
+    }
+}
+
+mod remove {
+    use super::*;
+
+    #[test]
+    fn removed_the_run_is_done() {
+        let mut r = at_remove(spec());
+        assert_eq!(r.answer(Call::Remove, 204, b""), s(&["event ContainerRemove", "done"]));
+        assert!(r.m.is_done());
+    }
+
+    #[test]
+    fn a_transport_failure_is_retried_after_a_backoff() {
+        let mut r = at_remove(spec());
+        assert_eq!(r.fail(Call::Remove), Vec::<String>::new());
+        assert_eq!(r.deadline(), Some(ms(6) + ms(500)));
+        assert_eq!(r.at(ms(506)).timeout(), vec![format!("send DELETE {C}?force=1&v=1")]);
+    }
+
+    #[test]
+    fn an_error_status_is_reported_and_the_run_ends() {
+        let mut r = at_remove(spec());
+        let out = r.answer(Call::Remove, 500, br#"{"message":"busy"}"#);
+        assert_eq!(out, s(&["error removing the container: the engine answered 500: busy", "done"]));
+    }
+
+    #[test]
+    fn a_cancel_changes_nothing() {
+        let mut r = at_remove(spec());
+        assert_eq!(r.cancel(), Vec::<String>::new());
+    }
+
+    /// A cancel's SIGKILL deadline used to outlive the process: a failure
+    /// after the stop signal moved the run to its remove, and a timeout past
+    /// the grace (a remove retry) then sent SIGKILL to a container being
+    /// removed. The deadline now lives with the running process.
+    #[test]
+    fn no_sigkill_is_sent_after_the_remove_began() {
+        let mut r = at_running(spec());
+        r.cancel();
+        r.fail(Call::Attach);
+        assert!(r.log.last().unwrap().starts_with("send DELETE"), "{:?}", r.log);
+        // The remove fails while the engine restarts; its retries run past the grace.
+        let mut t = r.now;
+        for _ in 0..8 {
+            r.fail(Call::Remove);
+            t = r.deadline().unwrap().max(t);
+            r.at(t).timeout();
+        }
+        assert!(t > ms(4) + secs(10), "the retries ran past the grace");
+        let kills = r.log.iter().filter(|l| l.contains("/kill")).count();
+        assert_eq!(kills, 1, "only the stop signal: {:?}", r.log);
+    }
+}
+
+mod sweep {
+    use super::*;
+
+    #[test]
+    fn each_listed_container_of_the_run_is_removed() {
+        let mut r = at_create(spec());
+        r.fail(Call::Create);
+        let listed =
+            br#"[{"Id":"x1","Labels":{"io.cstream.run":"run-1"}},{"Id":"x2","Labels":{"io.cstream.run":"other"}}]"#;
+        let out = r.answer(Call::List, 200, listed);
+        assert_eq!(out, s(&["send DELETE /v1.41/containers/x1?force=1&v=1"]));
+        assert_eq!(r.answer(Call::Remove, 204, b""), s(&["done"]));
+    }
+}
+
+mod done {
+    use super::*;
+
+    #[test]
+    fn every_input_is_ignored() {
+        let mut r = at_remove(spec());
+        r.answer(Call::Remove, 204, b"");
+        assert!(r.done);
+        for id in [0, 2, 99] {
+            assert_eq!(r.input(Input::End { id: RequestId(id) }), s(&["done"]));
+        }
+        assert_eq!(r.timeout(), s(&["done"]));
+        assert_eq!(r.cancel(), s(&["done"]));
+        assert!(r.unexpected().is_empty());
+    }
+
+    #[test]
+    fn inputs_about_aborted_requests_are_ignored_as_the_contract_says() {
+        let mut r = at_running(spec());
+        r.fail(Call::Attach);
+        assert!(r.log.contains(&"abort Wait".to_string()), "{:?}", r.log);
+        r.body(Call::Wait, br#"{"StatusCode":0}"#);
+        r.end(Call::Wait);
+        assert!(r.unexpected().is_empty(), "{:?}", r.unexpected());
+    }
+}
