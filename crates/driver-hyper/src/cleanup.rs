@@ -7,9 +7,32 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use cstream_proto_core::Machine;
 use cstream_proto_core::api::Request;
 
 use crate::connect::Connector;
+use crate::pool::Pool;
+
+/// How long the blocking removal of an abandoned run's container may take.
+const ABANDONED_REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Removes the container of a run whose task was dropped before the run
+/// finished (its runtime is shutting down, or the task panicked), unless the
+/// machine is done or the spec keeps it: over a blocking connection, off the
+/// calling thread, beside the others (see [`in_background`] and [`wait`]).
+pub(crate) fn remove_abandoned(machine: &Machine, pool: &Arc<Pool>) {
+    if machine.is_done() || machine.spec().keep() {
+        return;
+    }
+    let (Some(id), Some(engine)) = (machine.container_id(), machine.engine()) else { return };
+    let req = cstream_proto_core::api::requests::remove(engine.api, id);
+    let id = id.to_string();
+    let pool = pool.clone();
+    in_background(move || match blocking_call(pool.connector(), &req, ABANDONED_REMOVE_TIMEOUT) {
+        Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),
+        Err(e) => tracing::warn!("could not remove container {id} while shutting down: {e}; `gc` will"),
+    });
+}
 
 /// Sends `req` over a blocking connection and returns the answer's status.
 /// Bounded by `timeout` for the connection, the write and the read.

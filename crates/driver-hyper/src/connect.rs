@@ -12,7 +12,7 @@ pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// A boxed connection.
+/// A connection of any [`Connector`], boxed.
 pub type BoxIo = Box<dyn Io>;
 
 /// A blocking byte stream to the engine, for cleanup when no async runtime is left.

@@ -4,10 +4,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::answers::{self, Listed, Versions};
+use cstream_proto_core::api::answers::{self, BadAnswer, Listed, Versions};
 use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
-use cstream_proto_core::{RunInfo, RunSpec};
+use cstream_proto_core::{Machine, Phase, RunInfo, RunSpec, SpecError};
 use http_body_util::BodyExt;
 
 use crate::connect::Connector;
@@ -15,7 +15,8 @@ use crate::error::Error;
 use crate::exchange::{describe, http_request};
 use crate::owner::{Liveness, Owner};
 use crate::pool::Pool;
-use crate::run::Run;
+use crate::run::{Run, pair};
+use crate::task::{self, Preflight};
 use crate::transcript::Transcript;
 
 /// How long a short API call (ping, version, list) may take.
@@ -28,31 +29,29 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub pool: Arc<Pool>,
+struct Inner {
+    pool: Arc<Pool>,
     /// The API version to speak instead of negotiating one.
     pinned: Option<ApiVersion>,
     info: OnceLock<EngineInfo>,
     host_cpus: OnceLock<u64>,
 }
 
-/// A whole answer to [`Engine::call`].
+/// A whole answer to [`Engine::call`]: its HTTP status, headers and body.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)]
 pub struct Answer {
-    /// The HTTP status.
     pub status: u16,
-    /// The headers.
     pub headers: http::HeaderMap,
-    /// The body.
     pub body: Bytes,
 }
 
 /// What [`Engine::gc`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Collected {
-    /// The containers removed.
+    /// The ids of the containers removed.
     pub removed: Vec<String>,
-    /// The containers left, and why (a live owner, another host).
+    /// The ids of the containers left, and why (a live owner, another host).
     pub left: Vec<(String, String)>,
 }
 
@@ -115,12 +114,8 @@ impl Engine {
     /// version to speak. Runs started after a successful ping skip their own.
     pub async fn ping(&self) -> Result<EngineInfo, Error> {
         let (status, headers, body) = self.call_inner(requests::ping()).await?;
-        if status != 200 {
-            return Err(self.engine_error("GET /_ping", status, &body));
-        }
         let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")));
-        let info = EngineInfo::from_ping_headers(pairs, self.inner.pinned)
-            .map_err(|e| Error::Run(cstream_proto_core::Error::Version(e)))?;
+        let info = answers::ping(status, pairs, &body, self.inner.pinned).map_err(|e| self.failed(e))?;
         let _ = self.inner.info.set(info.clone());
         Ok(info)
     }
@@ -132,12 +127,8 @@ impl Engine {
             Some(i) => i.clone(),
             None => self.ping().await?,
         };
-        let (status, _, body) = self.call_inner(requests::version()).await?;
-        if status != 200 {
-            return Err(self.engine_error("GET /version", status, &body));
-        }
-        let versions = Versions::parse(&body)
-            .map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: e.0 })?;
+        let body = self.call_ok(Phase::Connect, requests::version()).await?;
+        let versions = Versions::parse(&body).map_err(|e| self.failed(e.in_phase(Phase::Connect)))?;
         Ok(Version { info, versions })
     }
 
@@ -156,16 +147,10 @@ impl Engine {
             return Ok(*n);
         }
         let api = self.api().await?;
-        let (status, _, body) = self.call_inner(requests::info(api)).await?;
-        if status != 200 {
-            return Err(self.engine_error("GET /info", status, &body));
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: format!("info: {e}") })?;
-        let n = v
-            .get("NCPU")
-            .and_then(|n| n.as_u64())
-            .ok_or_else(|| Error::Protocol { endpoint: self.endpoint().to_string(), detail: "info: no NCPU".into() })?;
+        let body = self.call_ok(Phase::HostInfo, requests::info(api)).await?;
+        let bad = |detail: String| self.failed(BadAnswer(detail).in_phase(Phase::HostInfo));
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| bad(format!("info: {e}")))?;
+        let n = v.get("NCPU").and_then(|n| n.as_u64()).ok_or_else(|| bad("info: no NCPU".into()))?;
         let _ = self.inner.host_cpus.set(n);
         Ok(n)
     }
@@ -173,11 +158,8 @@ impl Engine {
     /// Containers (running or not) carrying every label given (`key` or `key=value`).
     pub async fn containers_labelled(&self, labels: &[&str]) -> Result<Vec<Listed>, Error> {
         let api = self.api().await?;
-        let (status, _, body) = self.call_inner(requests::list_labelled(api, labels)).await?;
-        if status != 200 {
-            return Err(self.engine_error("GET /containers/json", status, &body));
-        }
-        Listed::parse_list(&body).map_err(|e| Error::Protocol { endpoint: self.endpoint().to_string(), detail: e.0 })
+        let body = self.call_ok(Phase::List, requests::list_labelled(api, labels)).await?;
+        Listed::parse_list(&body).map_err(|e| self.failed(e.in_phase(Phase::List)))
     }
 
     /// Removes a container by force, with its anonymous volumes. A container
@@ -187,7 +169,7 @@ impl Engine {
         let (status, _, body) = self.call_inner(requests::remove(api, id)).await?;
         match status {
             200..=299 | 404 | 409 => Ok(()),
-            _ => Err(self.engine_error("DELETE /containers", status, &body)),
+            _ => Err(self.failed(cstream_proto_core::Error::answered(Phase::Remove, status, &body))),
         }
     }
 
@@ -270,25 +252,50 @@ impl Engine {
         if self.inner.pool.is_local() {
             if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
                 let why = "does not exist on the engine's host";
-                let e = cstream_proto_core::SpecError::Invalid { field: "mount source", value: m.source.clone(), why };
-                return Run::failed(Error::Spec(e));
+                return Run::failed(SpecError::Invalid { field: "mount source", value: m.source.clone(), why }.into());
             }
         }
+        let preflight = spec.cpu_millis().map(|millis| self.clone().cpus_check(millis));
         let owner = Owner::this_process().map(|o| o.to_string());
         let run = RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner };
-        Run::spawn(self.clone(), spec, run, transcript)
+        let machine = match (self.info(), self.pinned_api_version()) {
+            (Some(info), _) => Machine::with_engine(spec, run, info.clone(), Duration::ZERO),
+            (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
+            (None, None) => Machine::new(spec, run, Duration::ZERO),
+        };
+        let (run, driver) = pair();
+        task::spawn(driver, self.inner.pool.clone(), machine, preflight, transcript);
+        run
     }
 
-    pub(crate) fn pool(&self) -> Arc<crate::pool::Pool> {
-        self.inner.pool.clone()
+    /// Checks, before anything is created, that the engine's host has the
+    /// `millis` thousandths of a CPU asked for.
+    fn cpus_check(self, millis: u64) -> Preflight {
+        Box::pin(async move {
+            let host = self.host_cpus().await?;
+            if millis > host * 1000 {
+                let value = format!("{} CPUs, on a host with {host}", millis as f64 / 1000.0);
+                return Err(SpecError::Invalid {
+                    field: "CPU limit",
+                    value,
+                    why: "is more than the engine's host has",
+                }
+                .into());
+            }
+            Ok(())
+        })
     }
 
-    fn engine_error(&self, call: &str, status: u16, body: &[u8]) -> Error {
-        Error::Engine {
-            endpoint: self.endpoint().to_string(),
-            call: call.to_string(),
-            status,
-            message: answers::error_message(body),
+    /// A call outside a run that failed as the core says.
+    fn failed(&self, error: cstream_proto_core::Error) -> Error {
+        Error::call(self.endpoint(), error)
+    }
+
+    /// One short call whose answer must be 200: its body.
+    async fn call_ok(&self, phase: Phase, req: Request) -> Result<Bytes, Error> {
+        match self.call_inner(req).await? {
+            (200, _, body) => Ok(body),
+            (status, _, body) => Err(self.failed(cstream_proto_core::Error::answered(phase, status, &body))),
         }
     }
 
@@ -300,7 +307,7 @@ impl Engine {
         // A request HTTP cannot carry is refused before a connection is taken.
         let request = http_request(&req).map_err(|e| {
             let why = "cannot be sent: a path or header value with characters HTTP does not allow";
-            Error::Spec(cstream_proto_core::SpecError::Invalid { field: "API request", value: e.request, why })
+            Error::from(SpecError::Invalid { field: "API request", value: e.request, why })
         })?;
         let work = async {
             let mut sender = pool.checkout().await.map_err(|e| match e {

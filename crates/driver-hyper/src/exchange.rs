@@ -10,16 +10,17 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use crate::control::Ack;
 use crate::pool::Pool;
 
 /// Read size for the upgraded output stream.
 const READ_SIZE: usize = 64 * 1024;
 
 /// Stdin for an upgraded attach: bytes to write, or `None` to close; each
-/// with an acknowledgement once done.
-pub(crate) type StdinOp = (Option<Bytes>, Option<oneshot::Sender<std::io::Result<()>>>);
+/// with the caller's acknowledgement, when the caller waits for one.
+pub(crate) type StdinOp = (Option<Bytes>, Option<Ack>);
 
 /// Converts the core's request into an HTTP request. A path or header that
 /// HTTP cannot carry (a newline, a space in the path) is an error: the
@@ -33,7 +34,7 @@ pub(crate) fn http_request(req: &Request) -> Result<http::Request<Full<Bytes>>, 
     let mut builder =
         http::Request::builder().method(method).uri(req.path.as_str()).header(http::header::HOST, "localhost");
     for h in &req.headers {
-        builder = builder.header(h.name, h.value.as_str());
+        builder = builder.header(h.name.as_ref(), h.value.as_str());
     }
     builder
         .body(Full::new(req.body.clone()))
@@ -149,7 +150,7 @@ async fn upgraded(
             };
             let failed = result.is_err();
             if let Some(ack) = ack {
-                let _ = ack.send(result);
+                ack.done(result);
             }
             if failed {
                 break;
@@ -252,7 +253,7 @@ mod tests {
 
     fn request(path: &str, header: Option<&str>) -> Request {
         let headers = header
-            .map(|value| Header { name: "X-Registry-Auth", value: value.to_string(), sensitive: true })
+            .map(|value| Header { name: "X-Registry-Auth".into(), value: value.to_string(), sensitive: true })
             .into_iter()
             .collect();
         Request { method: Method::Post, path: path.to_string(), headers, body: Bytes::new(), kind: RequestKind::Unary }
@@ -321,7 +322,9 @@ mod tests {
         for req in unsendable() {
             let what = format!("{req:?}");
             match engine.call(req).await {
-                Err(crate::Error::Spec(e)) => assert!(e.to_string().contains("cannot be sent"), "{what}: {e}"),
+                Err(crate::Error::Run(cstream_proto_core::Error::Spec(e))) => {
+                    assert!(e.to_string().contains("cannot be sent"), "{what}: {e}")
+                }
                 other => panic!("{what}: {other:?}"),
             }
         }

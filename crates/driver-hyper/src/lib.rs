@@ -57,11 +57,12 @@
 //! saying so, outside one. What drivers and connectors are built from is in
 //! [`driver`].
 
-#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs, unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
 mod auth;
 mod cleanup;
 mod connect;
+mod control;
 mod engine;
 mod error;
 mod exchange;
@@ -69,6 +70,7 @@ mod output;
 mod owner;
 mod pool;
 mod run;
+mod task;
 mod transcript;
 
 pub use auth::{AuthEnv, AuthError, RegistryAuth};
@@ -90,7 +92,8 @@ pub use run::{Run, RunHandle};
 /// transcript of a run's exchange with the engine.
 pub mod driver {
     pub use crate::connect::{BlockingIo, BoxFuture, BoxIo, Connector, Io};
-    pub use crate::run::{Ack, Control, ResizeAck, RunDriver, pair, refuse};
+    pub use crate::control::{Ack, Control, ResizeAck, RunDriver};
+    pub use crate::run::pair;
     pub use crate::transcript::{Transcript, data_json};
 }
 

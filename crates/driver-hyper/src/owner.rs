@@ -11,11 +11,11 @@ use std::fmt;
 /// The process that runs a container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
-    /// The host's name.
+    /// The host's name (`/proc/sys/kernel/hostname`).
     pub host: String,
     /// The host's boot id (`/proc/sys/kernel/random/boot_id`).
     pub boot: String,
-    /// The process id.
+    /// The process id on that host and boot.
     pub pid: u32,
     /// The process's start time, in clock ticks since boot.
     pub start: u64,

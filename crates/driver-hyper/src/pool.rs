@@ -33,24 +33,24 @@ pub(crate) enum ConnectError {
 }
 
 impl Pool {
-    pub fn new(connector: Arc<dyn Connector>) -> Self {
+    pub(crate) fn new(connector: Arc<dyn Connector>) -> Self {
         Pool { connector, idle: Mutex::new(Vec::new()) }
     }
 
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         self.connector.endpoint()
     }
 
-    pub fn connector(&self) -> &dyn Connector {
+    pub(crate) fn connector(&self) -> &dyn Connector {
         &*self.connector
     }
 
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         self.connector.is_local()
     }
 
     /// An idle connection ready for a request, or a new one.
-    pub async fn checkout(&self) -> Result<Sender, ConnectError> {
+    pub(crate) async fn checkout(&self) -> Result<Sender, ConnectError> {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some(mut sender) = idle else { break };
@@ -69,7 +69,7 @@ impl Pool {
     }
 
     /// Returns a connection whose last answer was read to its end.
-    pub fn checkin(&self, sender: Sender) {
+    pub(crate) fn checkin(&self, sender: Sender) {
         if sender.is_closed() {
             return;
         }

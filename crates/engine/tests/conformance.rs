@@ -138,7 +138,7 @@ async fn missing_mount_source(target: Target) {
     let s = spec(&target).command(["true"]).mount("/nonexistent/cstream/source", "/data", false);
     let o = outcome(&target, s).await;
     let msg = match &o.errors[..] {
-        [e @ Error::Spec(_)] => e.to_string(),
+        [e @ Error::Run(cstream_engine::core::Error::Spec(_))] => e.to_string(),
         other => panic!("{other:?}"),
     };
     assert_eq!(msg, "invalid mount source \"/nonexistent/cstream/source\": does not exist on the engine's host");

@@ -131,7 +131,7 @@ async fn limits_the_host_cannot_meet_are_refused_before_any_container(target: Ta
     )
     .await;
     match &o.errors[..] {
-        [e @ Error::Spec(_)] => assert_eq!(
+        [e @ Error::Run(cstream_engine::core::Error::Spec(_))] => assert_eq!(
             e.to_string(),
             format!(
                 "invalid CPU limit \"{} CPUs, on a host with {cpus}\": is more than the engine's host has",

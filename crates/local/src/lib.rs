@@ -80,9 +80,13 @@
 //!   StartFailed, exit_code: Some(127) }` after the error, one that cannot be
 //!   executed with 126, as container runs report them.
 
-#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs, unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
 mod run;
+mod signal;
+mod spawn;
+mod stdin;
+mod stop;
 
 use std::path::PathBuf;
 use std::time::Duration;

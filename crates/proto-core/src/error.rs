@@ -8,32 +8,40 @@ use crate::api::version::VersionError;
 use crate::decode::FrameError;
 use crate::spec::SpecError;
 
-/// The step of a run an error belongs to.
+/// The step of a run an error belongs to, named by the request that failed
+/// (see [`Display`](fmt::Display) for how each reads in a message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {
-    /// Reaching the engine and agreeing on an API version.
+    /// `GET /_ping` and, when a version is refused, `GET /version`: reaching
+    /// the engine and agreeing on an API version.
     Connect,
-    /// Pulling the image.
+    /// `POST /images/create`, and the pull's progress stream.
     Pull,
-    /// Creating the container.
+    /// `POST /containers/create`.
     Create,
-    /// Attaching to its output.
+    /// `POST /containers/{id}/attach`, and writing stdin to it.
     Attach,
-    /// Waiting for it to exit.
+    /// `POST /containers/{id}/wait?condition=next-exit`.
     Wait,
-    /// Starting it.
+    /// `POST /containers/{id}/start`.
     Start,
-    /// Reading its output.
+    /// Reading the attach stream to its end: its frames, and the drain
+    /// after the exit.
     Output,
-    /// Stopping it on cancel or timeout.
+    /// `POST /containers/{id}/kill`, on cancel or timeout.
     Stop,
-    /// Setting the terminal size.
+    /// `POST /containers/{id}/resize`.
     Resize,
-    /// Reading its final state.
+    /// `GET /containers/{id}/json` after the exit: the OOM flag and the
+    /// exit code when the wait gave none.
     Inspect,
-    /// Removing it.
+    /// `DELETE /containers/{id}`.
     Remove,
+    /// `GET /info` outside a run: the host's CPU count.
+    HostInfo,
+    /// `GET /containers/json` outside a run.
+    List,
 }
 
 impl fmt::Display for Phase {
@@ -50,6 +58,8 @@ impl fmt::Display for Phase {
             Phase::Resize => "resizing the terminal",
             Phase::Inspect => "inspecting the container",
             Phase::Remove => "removing the container",
+            Phase::HostInfo => "asking the engine about its host",
+            Phase::List => "listing containers",
         })
     }
 }
@@ -61,26 +71,26 @@ pub enum Error {
     /// The spec was refused before anything was sent.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// The engine answered with an error status.
+    /// The engine answered with an error status. Made by [`Error::answered`].
     #[error("{phase}: the engine answered {status}: {message}")]
     Engine {
-        /// Where it happened.
+        /// The step whose request was refused.
         phase: Phase,
-        /// The HTTP status.
+        /// The HTTP status of the answer (0 when there was none).
         status: u16,
-        /// The engine's message.
+        /// The engine's message from the error body, or the body as text.
         message: String,
     },
     /// The image is not on the engine and the pull policy forbids pulling.
     #[error("image {image} is not present on the engine and the pull policy is never")]
     ImageMissing {
-        /// The image reference.
+        /// The image reference, as the spec named it.
         image: String,
     },
     /// The image could not be pulled, or is still missing after the pull.
     #[error("pulling image {image} failed: {message}")]
     Pull {
-        /// The image reference.
+        /// The image reference, as the spec named it.
         image: String,
         /// The engine's or registry's message.
         message: String,
@@ -88,15 +98,15 @@ pub enum Error {
     /// A container with the requested name exists already.
     #[error("creating the container: the name is already in use: {message}")]
     NameInUse {
-        /// The engine's message.
+        /// The engine's message, which names the container holding the name.
         message: String,
     },
     /// The engine's answer could not be read.
     #[error("{phase}: malformed answer from the engine: {detail}")]
     Protocol {
-        /// Where it happened.
+        /// The step whose answer it was.
         phase: Phase,
-        /// What was wrong.
+        /// Which answer, and what the parser found wrong with it.
         detail: String,
     },
     /// The output stream could not be decoded, or was cut short.
@@ -105,15 +115,15 @@ pub enum Error {
     /// The connection to the engine failed (reported by the driver).
     #[error("{phase}: connection to the engine failed: {message}")]
     Transport {
-        /// Where it happened.
+        /// The step whose request was lost.
         phase: Phase,
-        /// The driver's description.
+        /// The driver's description of the failure, such as a reset connection.
         message: String,
     },
     /// A request that should answer at once did not.
     #[error("{phase}: no answer from the engine within {after:?}")]
     Timeout {
-        /// Where it happened.
+        /// The step whose request went unanswered.
         phase: Phase,
         /// The limit that passed.
         after: Duration,
@@ -123,19 +133,41 @@ pub enum Error {
     /// still running). The process end then has no exit code.
     #[error("waiting for the container: the engine could not say how the process ended ({detail})")]
     ExitUnknown {
-        /// What the engine answered.
+        /// What the engine answered instead of an exit code.
         detail: String,
     },
     /// No API version could be agreed with the engine.
     #[error(transparent)]
     Version(#[from] VersionError),
+    /// An input the run did not expect where it was (an answer to a request
+    /// never sent, a second head, bytes after a request's end), or a move
+    /// between states the machine does not allow. Reported, then ignored:
+    /// the run goes on.
+    #[error("unexpected: {detail}")]
+    Unexpected {
+        /// What came, and where the run was.
+        detail: String,
+    },
 }
 
 impl Error {
-    /// The phase the error happened in; `None` for a refused spec.
+    /// The error for an answer with an error status: the engine's message
+    /// from `body` (see [`error_message`](crate::api::answers::error_message)),
+    /// or, for an empty body, the status alone. The one place such an error is
+    /// made, in a run or outside one.
+    pub fn answered(phase: Phase, status: u16, body: &[u8]) -> Error {
+        let message = match body.is_empty() {
+            true => alloc::format!("HTTP {status} with an empty body"),
+            false => crate::api::answers::error_message(body),
+        };
+        Error::Engine { phase, status, message }
+    }
+
+    /// The phase the error happened in; `None` for a refused spec or an
+    /// unexpected input.
     pub fn phase(&self) -> Option<Phase> {
         match self {
-            Error::Spec(_) => None,
+            Error::Spec(_) | Error::Unexpected { .. } => None,
             Error::Engine { phase, .. }
             | Error::Protocol { phase, .. }
             | Error::Transport { phase, .. }

@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 
 use serde::Deserialize;
 
-use super::ApiVersion;
 use super::version::VersionError;
+use super::{ApiVersion, EngineInfo};
+use crate::error::{Error, Phase};
 
 /// The message of an error answer, from Docker's `{"message": ..}` or
 /// Podman's `{"cause": .., "message": .., "response": ..}`; the body as text
@@ -42,9 +43,32 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// A malformed answer: what was expected, and the parser's complaint.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A malformed answer: which answer, and the parser's complaint, such as
+/// `container create answer: missing field `Id``.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct BadAnswer(pub String);
+
+impl BadAnswer {
+    /// The run's error for it: a malformed answer in `phase`.
+    pub fn in_phase(self, phase: Phase) -> Error {
+        Error::Protocol { phase, detail: self.0 }
+    }
+}
+
+/// Reads a whole `/_ping` answer: on 200, Docker or Podman and the API
+/// version to speak (`pinned` if the caller chose one, see
+/// [`EngineInfo::from_ping_headers`]); on any other status, the engine's error.
+/// Drivers that ping outside a run read it here, as the machine does.
+pub fn ping<'a, I>(status: u16, headers: I, body: &[u8], pinned: Option<ApiVersion>) -> Result<EngineInfo, Error>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    match status {
+        200 => EngineInfo::from_ping_headers(headers, pinned).map_err(Error::Version),
+        _ => Err(Error::answered(Phase::Connect, status, body)),
+    }
+}
 
 fn parse<'a, T: Deserialize<'a>>(what: &str, body: &'a [u8]) -> Result<T, BadAnswer> {
     serde_json::from_slice(body).map_err(|e| BadAnswer(alloc::format!("{what}: {e}")))
