@@ -34,6 +34,14 @@ async fn tail(mut stderr: tokio::process::ChildStderr) -> String {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
+/// Why ssh ended: being read from its stderr and exit status, then known, so
+/// every later read and write fails the same way (the future is never polled
+/// after it completed).
+enum Why {
+    Finding(Pin<Box<dyn Future<Output = io::Error> + Send>>),
+    Known(String),
+}
+
 /// One connection: ssh's stdout to read, its stdin to write.
 pub(super) struct SshStream {
     /// `None` once shut down (ssh sees the end of its input).
@@ -42,8 +50,9 @@ pub(super) struct SshStream {
     /// Killed and reaped when the connection drops.
     child: Option<Child>,
     stderr: Option<JoinHandle<String>>,
-    /// Once ssh has ended before the engine said anything: why.
-    why: Option<Pin<Box<dyn Future<Output = io::Error> + Send>>>,
+    /// Once ssh has ended before the engine said anything: why, being
+    /// found out, then known.
+    why: Option<Why>,
     got_bytes: bool,
 }
 
@@ -69,13 +78,19 @@ impl SshStream {
     /// ssh ended early: from now on every read and write fails with what it said.
     fn ended(&mut self) {
         if self.why.is_none() {
-            self.why = Some(Box::pin(explain(self.child.take(), self.stderr.take())));
+            self.why = Some(Why::Finding(Box::pin(explain(self.child.take(), self.stderr.take()))));
         }
     }
 
     fn poll_why(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let known = |m: &str| io::Error::new(io::ErrorKind::ConnectionAborted, m.to_string());
         match self.why.as_mut() {
-            Some(why) => why.as_mut().poll(cx),
+            Some(Why::Finding(finding)) => {
+                let e = std::task::ready!(finding.as_mut().poll(cx));
+                self.why = Some(Why::Known(e.to_string()));
+                Poll::Ready(e)
+            }
+            Some(Why::Known(m)) => Poll::Ready(known(m)),
             None => Poll::Ready(io::Error::other("ssh ended")),
         }
     }
@@ -163,6 +178,35 @@ impl Drop for SshStream {
             rt.spawn(async move {
                 let _ = child.wait().await;
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An ssh that fails at once: every read and write after it says why,
+    /// the same way each time (hyper writes again after a failed read).
+    #[tokio::test]
+    async fn an_ssh_that_failed_says_why_on_every_read_and_write() {
+        let child = tokio::process::Command::new("sh")
+            .args(["-c", "echo 'ssh: connect to host x port 22: Connection refused' >&2; exit 255"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut s = SshStream::new(child).unwrap();
+        let want = "ssh: connect to host x port 22: Connection refused (ssh exit status: 255)";
+        let mut buf = [0u8; 16];
+        for _ in 0..2 {
+            assert_eq!(s.read(&mut buf).await.unwrap_err().to_string(), want);
+        }
+        for _ in 0..2 {
+            assert_eq!(s.write(b"GET /_ping").await.unwrap_err().to_string(), want);
         }
     }
 }
