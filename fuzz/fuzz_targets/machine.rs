@@ -10,7 +10,11 @@
 //!   inspect could not be read, the `ExitCode` of a terminal inspect when it
 //!   could; a process end with no code comes with an error saying why;
 //! - from any state, an engine that then fails everything brings the run to
-//!   `Done` within a bounded number of steps.
+//!   `Done` within a bounded number of steps;
+//! - every stdin write, close and resize the machine took is acknowledged
+//!   exactly once by `Done`, and nothing else is;
+//! - `Error::Unexpected` (no phase) is counted apart from the failures: it is
+//!   reported and the run goes on, so it excuses no missing process end.
 #![no_main]
 
 use core::time::Duration;
@@ -18,7 +22,8 @@ use core::time::Duration;
 use bytes::Bytes;
 use cstream_proto_core::api::Method;
 use cstream_proto_core::{
-    EndReason, Error, EventKind, Input, Machine, Output, Phase, ProcessEnd, RequestId, RunInfo, RunSpec, TtySize,
+    CommandId, EndReason, Error, EventKind, Input, Machine, Output, Phase, ProcessEnd, RequestId, RunInfo, RunSpec,
+    TtySize,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -95,8 +100,14 @@ struct Harness {
     keep: bool,
     starts: usize,
     ends: Vec<ProcessEnd>,
-    /// Errors that may end a run before its process end (all but resize and remove failures).
+    /// Errors that may end a run before its process end (all but resize and
+    /// remove failures, and unexpected inputs, which the run goes on after).
     failures: usize,
+    /// Commands the machine took, and those acknowledged, in order.
+    taken: Vec<CommandId>,
+    acked: Vec<CommandId>,
+    /// Stdin handed out to be written, reported written when time passes.
+    writing: Vec<CommandId>,
     wait: Option<Answer>,
     inspect: Option<Answer>,
     /// A wait or inspect answer the harness cannot predict was given: the exit code is not checked.
@@ -165,6 +176,9 @@ impl Harness {
                     if self.starts == 1 && self.failures == 0 {
                         assert_eq!(self.ends.len(), 1, "the process started and no failure was reported");
                     }
+                    let mut acked = self.acked.clone();
+                    acked.sort();
+                    assert_eq!(acked, self.taken, "every command taken is acknowledged once by done");
                     self.done = true;
                 }
                 Output::Event(e) => match e.kind {
@@ -181,14 +195,22 @@ impl Harness {
                     _ => {}
                 },
                 Output::Error(e) => {
-                    if !matches!(e.phase(), Some(Phase::Resize | Phase::Remove)) {
-                        self.failures += 1;
+                    match e {
+                        // Reported, and the run goes on: it excuses nothing.
+                        Error::Unexpected { .. } => {}
+                        _ if matches!(e.phase(), Some(Phase::Resize | Phase::Remove)) => {}
+                        _ => self.failures += 1,
                     }
                     if let Error::ExitUnknown { .. } = e {
                         assert!(self.ends.is_empty(), "ExitUnknown after ProcessEnd");
                     }
                 }
-                Output::Write { .. } | Output::CloseWrite { .. } => {}
+                Output::Write { command, .. } | Output::CloseWrite { command, .. } => self.writing.push(command),
+                Output::Ack { command, .. } => {
+                    assert!(self.taken.contains(&command), "an ack for a command never taken: {command:?}");
+                    assert!(!self.acked.contains(&command), "a second ack for {command:?}");
+                    self.acked.push(command);
+                }
             }
         }
         panic!("the machine never stopped producing output");
@@ -249,6 +271,7 @@ impl Harness {
                     self.answered(&r, true);
                 }
             }
+            Input::Written { .. } => {}
         }
         self.m.handle_input(self.now, input);
     }
@@ -345,18 +368,24 @@ impl Harness {
                 self.input(Input::Failed { id, message: "cut".into() });
             }
             Action::Advance { ms } => {
+                for command in core::mem::take(&mut self.writing) {
+                    self.m.handle_input(self.now, Input::Written { command, result: Ok(()) });
+                }
                 self.now += Duration::from_millis(u64::from(ms));
                 self.m.handle_timeout(self.now);
             }
             Action::Cancel => self.m.cancel(self.now),
             Action::Stdin { data } => {
-                let _ = self.m.write_stdin(Bytes::from(data));
+                let taken = self.m.write_stdin(Bytes::from(data));
+                self.taken.extend(taken);
             }
             Action::CloseStdin => {
-                let _ = self.m.close_stdin();
+                let taken = self.m.close_stdin();
+                self.taken.extend(taken);
             }
             Action::Resize { cols, rows } => {
-                let _ = self.m.resize(self.now, TtySize { cols, rows });
+                let taken = self.m.resize(self.now, TtySize { cols, rows });
+                self.taken.extend(taken);
             }
         }
         self.drain();
@@ -391,6 +420,9 @@ fuzz_target!(|case: Case| {
         starts: 0,
         ends: Vec::new(),
         failures: 0,
+        taken: Vec::new(),
+        acked: Vec::new(),
+        writing: Vec::new(),
         wait: None,
         inspect: None,
         unpredictable: false,

@@ -27,6 +27,8 @@ pub fn request(socket: impl AsRef<Path>, request: &Request) -> io::Result<(u16, 
             Input::Body { data, .. } => body.extend_from_slice(&data),
             Input::End { .. } => return Ok((status, body)),
             Input::Failed { message, .. } => return Err(io::Error::other(message)),
+            // Nothing is written on this connection.
+            Input::Written { .. } => {}
         }
     }
     Err(io::Error::other("the answer's reader stopped"))

@@ -58,9 +58,10 @@ pub trait Core {
     fn timeout(&mut self, now: Duration);
     /// [`Machine::cancel`].
     fn cancel(&mut self, now: Duration);
-    /// [`Machine::write_stdin`].
+    /// [`Machine::write_stdin`]: the driver does not wait for its
+    /// [`Output::Ack`], so the command's id is not kept.
     fn write_stdin(&mut self, data: Bytes) -> Result<(), CommandError>;
-    /// [`Machine::close_stdin`].
+    /// [`Machine::close_stdin`], likewise.
     fn close_stdin(&mut self) -> Result<(), CommandError>;
 }
 
@@ -84,10 +85,10 @@ impl Core for Machine {
     }
 
     fn write_stdin(&mut self, data: Bytes) -> Result<(), CommandError> {
-        Machine::write_stdin(self, data)
+        Machine::write_stdin(self, data).map(drop)
     }
 
     fn close_stdin(&mut self) -> Result<(), CommandError> {
-        Machine::close_stdin(self)
+        Machine::close_stdin(self).map(drop)
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cstream_proto_core::api::{Request, RequestKind};
-use cstream_proto_core::{CommandError, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec};
+use cstream_proto_core::{CommandError, CommandId, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec};
 
 use crate::{Core, http};
 
@@ -53,7 +53,7 @@ pub struct Run<M: Core> {
     /// The connection of each open request, to close it.
     conns: HashMap<RequestId, UnixStream>,
     /// The stdin writer of the attach, once it has something to write.
-    writers: HashMap<RequestId, Sender<Option<Bytes>>>,
+    writers: HashMap<RequestId, Sender<(CommandId, Option<Bytes>)>>,
     done: bool,
 }
 
@@ -137,19 +137,22 @@ impl<M: Core> Run<M> {
 
     /// Stdin on the attach's connection, written by a thread of its own so
     /// that a process that does not read its stdin cannot stop this loop
-    /// reading its output. A failed write is not reported here: the output
-    /// side of the same connection sees what happened.
-    fn write(&mut self, id: RequestId, data: Option<Bytes>) {
+    /// reading its output. Each write (or close) is reported back to the
+    /// machine as [`Input::Written`].
+    fn write(&mut self, id: RequestId, command: CommandId, data: Option<Bytes>) {
         if !self.writers.contains_key(&id) {
             let Some(mut conn) = self.conns.get(&id).and_then(|c| c.try_clone().ok()) else { return };
-            let (tx, rx) = channel::<Option<Bytes>>();
+            let (tx, rx) = channel::<(CommandId, Option<Bytes>)>();
+            let inputs = self.tx.clone();
             std::thread::spawn(move || {
-                for op in rx {
+                for (command, op) in rx {
                     let written = match op {
                         Some(data) => conn.write_all(&data),
                         None => conn.shutdown(Shutdown::Write),
                     };
-                    if written.is_err() {
+                    let result = written.map_err(|e| e.to_string());
+                    let failed = result.is_err();
+                    if inputs.send(Msg::Input(Input::Written { command, result })).is_err() || failed {
                         return;
                     }
                 }
@@ -157,7 +160,7 @@ impl<M: Core> Run<M> {
             self.writers.insert(id, tx);
         }
         if let Some(writer) = self.writers.get(&id) {
-            let _ = writer.send(data);
+            let _ = writer.send((command, data));
         }
     }
 
@@ -192,8 +195,11 @@ impl<M: Core> Iterator for Run<M> {
         while !self.done {
             match self.machine.poll() {
                 Output::Send { id, request } => self.send(id, &request),
-                Output::Write { id, data } => self.write(id, Some(data)),
-                Output::CloseWrite { id } => self.write(id, None),
+                Output::Write { id, data, command } => self.write(id, command, Some(data)),
+                Output::CloseWrite { id, command } => self.write(id, command, None),
+                // Stdin is written as the run is iterated, and its failures
+                // show as the attach's end: no caller waits for these.
+                Output::Ack { .. } => {}
                 Output::Abort { id } => {
                     self.writers.remove(&id);
                     if let Some(conn) = self.conns.remove(&id) {

@@ -17,16 +17,13 @@ use crate::pool::Pool;
 const ABANDONED_REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Removes the container of a run whose task was dropped before the run
-/// finished (its runtime is shutting down, or the task panicked), unless the
-/// machine is done or the spec keeps it: over a blocking connection, off the
-/// calling thread, beside the others (see [`in_background`] and [`wait`]).
-pub(crate) fn remove_abandoned(machine: &Machine, pool: &Arc<Pool>) {
-    if machine.is_done() || machine.spec().keep() {
-        return;
-    }
-    let (Some(id), Some(engine)) = (machine.container_id(), machine.engine()) else { return };
-    let req = cstream_proto_core::api::requests::remove(engine.api, id);
-    let id = id.to_string();
+/// finished (its runtime is shutting down, or the task panicked), when the
+/// machine says there is one to remove ([`Machine::abandon`]): over a
+/// blocking connection, off the calling thread, beside the others (see
+/// [`in_background`] and [`wait`]).
+pub(crate) fn remove_abandoned(machine: &mut Machine, pool: &Arc<Pool>) {
+    let Some(req) = machine.abandon() else { return };
+    let id = machine.container_id().unwrap_or_default().to_string();
     let pool = pool.clone();
     in_background(move || match blocking_call(pool.connector(), &req, ABANDONED_REMOVE_TIMEOUT) {
         Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),

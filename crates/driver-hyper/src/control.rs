@@ -31,6 +31,11 @@ impl Ack {
     pub fn refuse(self, why: CommandError) {
         let _ = self.0.send(Err(Error::Command(why)));
     }
+
+    /// The answer the machine gave ([`Output::Ack`](cstream_proto_core::Output::Ack)).
+    pub(crate) fn answer(self, result: Result<(), Error>) {
+        let _ = self.0.send(result);
+    }
 }
 
 /// Answers a resize: `Ok` once applied.

@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::answers::{self, BadAnswer, Listed, Versions};
+use cstream_proto_core::api::answers::{self, HostInfo, Listed, Versions};
 use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
 use cstream_proto_core::{Machine, Phase, RunInfo, RunSpec, SpecError};
@@ -16,7 +16,7 @@ use crate::exchange::{describe, http_request};
 use crate::owner::{Liveness, Owner};
 use crate::pool::Pool;
 use crate::run::{Run, pair};
-use crate::task::{self, Preflight};
+use crate::task;
 use crate::transcript::Transcript;
 
 /// How long a short API call (ping, version, list) may take.
@@ -148,9 +148,7 @@ impl Engine {
         }
         let api = self.api().await?;
         let body = self.call_ok(Phase::HostInfo, requests::info(api)).await?;
-        let bad = |detail: String| self.failed(BadAnswer(detail).in_phase(Phase::HostInfo));
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| bad(format!("info: {e}")))?;
-        let n = v.get("NCPU").and_then(|n| n.as_u64()).ok_or_else(|| bad("info: no NCPU".into()))?;
+        let n = HostInfo::parse(&body).map_err(|e| self.failed(e.in_phase(Phase::HostInfo)))?.cpus;
         let _ = self.inner.host_cpus.set(n);
         Ok(n)
     }
@@ -255,7 +253,6 @@ impl Engine {
                 return Run::failed(SpecError::Invalid { field: "mount source", value: m.source.clone(), why }.into());
             }
         }
-        let preflight = spec.cpu_millis().map(|millis| self.clone().cpus_check(millis));
         let owner = Owner::this_process().map(|o| o.to_string());
         let run = RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner };
         let machine = match (self.info(), self.pinned_api_version()) {
@@ -264,26 +261,8 @@ impl Engine {
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
         let (run, driver) = pair();
-        task::spawn(driver, self.inner.pool.clone(), machine, preflight, transcript);
+        task::spawn(driver, self.inner.pool.clone(), machine, transcript);
         run
-    }
-
-    /// Checks, before anything is created, that the engine's host has the
-    /// `millis` thousandths of a CPU asked for.
-    fn cpus_check(self, millis: u64) -> Preflight {
-        Box::pin(async move {
-            let host = self.host_cpus().await?;
-            if millis > host * 1000 {
-                let value = format!("{} CPUs, on a host with {host}", millis as f64 / 1000.0);
-                return Err(SpecError::Invalid {
-                    field: "CPU limit",
-                    value,
-                    why: "is more than the engine's host has",
-                }
-                .into());
-            }
-            Ok(())
-        })
     }
 
     /// A call outside a run that failed as the core says.

@@ -5,22 +5,21 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use cstream_proto_core::api::{Request, RequestKind};
-use cstream_proto_core::{Input, RequestId};
+use cstream_proto_core::{CommandId, Input, RequestId};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::control::Ack;
 use crate::pool::Pool;
 
 /// Read size for the upgraded output stream.
 const READ_SIZE: usize = 64 * 1024;
 
 /// Stdin for an upgraded attach: bytes to write, or `None` to close; each
-/// with the caller's acknowledgement, when the caller waits for one.
-pub(crate) type StdinOp = (Option<Bytes>, Option<Ack>);
+/// reported back as [`Input::Written`] for its command once done.
+pub(crate) type StdinOp = (Option<Bytes>, CommandId);
 
 /// Converts the core's request into an HTTP request. A path or header that
 /// HTTP cannot carry (a newline, a space in the path) is an error: the
@@ -141,18 +140,17 @@ async fn upgraded(
         }
     };
     let (mut reader, mut writer) = tokio::io::split(io);
+    let written = inputs.clone();
     let write_half = async move {
         let Some(mut stdin) = stdin else { return std::future::pending().await };
-        while let Some((op, ack)) = stdin.recv().await {
+        while let Some((op, command)) = stdin.recv().await {
             let result = match op {
                 Some(data) => writer.write_all(&data).await,
                 None => writer.shutdown().await,
             };
+            let result = result.map_err(|e| e.to_string());
             let failed = result.is_err();
-            if let Some(ack) = ack {
-                ack.done(result);
-            }
-            if failed {
+            if written.send(Input::Written { command, result }).await.is_err() || failed {
                 break;
             }
         }

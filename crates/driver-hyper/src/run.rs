@@ -165,6 +165,11 @@ impl Run {
 
     /// Writes to the process's stdin; returns once the bytes are written to
     /// the engine (the run's spec must ask for stdin).
+    ///
+    /// Read the stream meanwhile (from another task, or with `select!`):
+    /// the run moves only as its events are taken, so a write awaited while
+    /// nobody reads can wait for ever once a few events (a pull's progress,
+    /// output) are waiting to be read.
     pub async fn write_stdin(&self, data: impl Into<Bytes>) -> Result<(), Error> {
         self.handle().write_stdin(data).await
     }
@@ -215,6 +220,11 @@ impl RunHandle {
 
     /// Writes to the process's stdin; returns once the bytes are written to
     /// the engine (the run's spec must ask for stdin).
+    ///
+    /// Read the stream meanwhile (from another task, or with `select!`):
+    /// the run moves only as its events are taken, so a write awaited while
+    /// nobody reads can wait for ever once a few events (a pull's progress,
+    /// output) are waiting to be read.
     pub async fn write_stdin(&self, data: impl Into<Bytes>) -> Result<(), Error> {
         self.stdin(Some(data.into())).await
     }

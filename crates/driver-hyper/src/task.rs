@@ -7,17 +7,16 @@
 //! reading of the engine's sockets and nothing between them grows without
 //! bound.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::{CommandError, Event, Input, Machine, Output, RequestId};
+use cstream_proto_core::{CommandFailed, CommandId, Event, Input, Machine, Output, RequestId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::connect::BoxFuture;
 use crate::control::{Ack, Control, ResizeAck, RunDriver};
 use crate::error::Error;
 use crate::exchange::{StdinOp, exchange};
@@ -31,23 +30,13 @@ const INPUT_BUFFER: usize = 4;
 const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runtime, for the task that drives it: \
     start it from within the runtime (`#[tokio::main]`, `Runtime::block_on`, a task, or after `Runtime::enter`)";
 
-/// What must hold before the machine starts (the engine's host has the CPUs
-/// asked for); an error ends the run before anything is sent.
-pub(crate) type Preflight = BoxFuture<'static, Result<(), Error>>;
-
 /// Starts the task that drives `machine` over `pool`'s connections, on the
 /// current Tokio runtime.
 ///
 /// # Panics
 ///
 /// Outside a Tokio runtime, with [`NO_RUNTIME`]'s message.
-pub(crate) fn spawn(
-    driver: RunDriver,
-    pool: Arc<Pool>,
-    machine: Machine,
-    preflight: Option<Preflight>,
-    transcript: Option<Transcript>,
-) {
+pub(crate) fn spawn(driver: RunDriver, pool: Arc<Pool>, machine: Machine, transcript: Option<Transcript>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{NO_RUNTIME}") };
     let task = Task {
         machine,
@@ -57,11 +46,10 @@ pub(crate) fn spawn(
         detached: false,
         requests: HashMap::new(),
         stdin: None,
-        acks: VecDeque::new(),
         transcript,
-        resizes: HashMap::new(),
+        commands: HashMap::new(),
     };
-    runtime.spawn(task.run(preflight, driver.control));
+    runtime.spawn(task.run(driver.control));
 }
 
 /// One run's driving state, owned by its task.
@@ -76,12 +64,15 @@ struct Task {
     requests: HashMap<RequestId, JoinHandle<()>>,
     /// The attach's stdin writer, once sent.
     stdin: Option<(RequestId, mpsc::UnboundedSender<StdinOp>)>,
-    /// Acknowledgements for stdin operations, in the order the machine will output them.
-    acks: VecDeque<Ack>,
     transcript: Option<Transcript>,
-    /// Resizes sent for the caller, acknowledged when the engine answers.
-    /// With the status of their answer, once it came.
-    resizes: HashMap<RequestId, (Option<u16>, ResizeAck)>,
+    /// The caller's commands the machine took, until it acknowledges them.
+    commands: HashMap<CommandId, Waiting>,
+}
+
+/// A caller waiting for the machine's acknowledgement of a command.
+enum Waiting {
+    Stdin(Ack),
+    Resize(ResizeAck),
 }
 
 impl Task {
@@ -89,13 +80,7 @@ impl Task {
         self.start.elapsed()
     }
 
-    async fn run(mut self, preflight: Option<Preflight>, mut control: mpsc::UnboundedReceiver<Control>) {
-        if let Some(check) = preflight
-            && let Err(e) = check.await
-        {
-            self.deliver(Err(e)).await;
-            return;
-        }
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
         let (inputs_tx, mut inputs) = mpsc::channel::<Input>(INPUT_BUFFER);
         let mut control_open = true;
         loop {
@@ -115,7 +100,6 @@ impl Task {
                     if let Some(t) = &self.transcript {
                         t.input(now, &input);
                     }
-                    self.resize_answered(&input);
                     self.machine.handle_input(now, input);
                 }
                 () = sleep => {
@@ -169,23 +153,22 @@ impl Task {
         match c {
             Control::Cancel => self.machine.cancel(now),
             Control::Resize(size, ack) => match self.machine.resize(now, size) {
-                Ok(Some(id)) => {
-                    self.resizes.insert(id, (None, ack));
-                }
-                Ok(None) => {
-                    let _ = ack.send(Ok(()));
+                Ok(command) => {
+                    self.commands.insert(command, Waiting::Resize(ack));
                 }
                 Err(e) => {
                     let _ = ack.send(Err(Error::Command(e)));
                 }
             },
             Control::Stdin(op, ack) => {
-                let result = match &op {
-                    Some(data) => self.machine.write_stdin(data.clone()),
+                let result = match op {
+                    Some(data) => self.machine.write_stdin(data),
                     None => self.machine.close_stdin(),
                 };
                 match result {
-                    Ok(()) => self.acks.push_back(ack),
+                    Ok(command) => {
+                        self.commands.insert(command, Waiting::Stdin(ack));
+                    }
                     Err(e) => ack.refuse(e),
                 }
             }
@@ -212,15 +195,15 @@ impl Task {
                     let task = tokio::spawn(exchange(self.pool.clone(), id, request, inputs.clone(), stdin));
                     self.requests.insert(id, task);
                 }
-                Output::Write { id, data } => self.stdin_op(id, Some(data)),
-                Output::CloseWrite { id } => self.stdin_op(id, None),
+                Output::Write { id, data, command } => self.stdin_op(id, command, Some(data)),
+                Output::CloseWrite { id, command } => self.stdin_op(id, command, None),
+                Output::Ack { command, result } => self.acknowledge(command, result),
                 Output::Abort { id } => {
                     if let Some(task) = self.requests.remove(&id) {
                         task.abort();
                     }
                     if self.stdin.as_ref().is_some_and(|(s, _)| *s == id) {
                         self.stdin = None;
-                        self.acks.clear();
                     }
                 }
                 Output::Event(e) => self.deliver(Ok(e)).await,
@@ -231,46 +214,29 @@ impl Task {
         }
     }
 
-    /// Acknowledges a caller's resize once its answer is complete.
-    fn resize_answered(&mut self, input: &Input) {
-        match input {
-            Input::Head { id, status, .. } => {
-                if let Some((s, _)) = self.resizes.get_mut(id) {
-                    *s = Some(*status);
-                }
+    /// Hands the machine's acknowledgement of a command to its caller.
+    fn acknowledge(&mut self, command: CommandId, result: Result<(), CommandFailed>) {
+        let result = result.map_err(|e| match e {
+            CommandFailed::Refused(why) => Error::Command(why),
+            CommandFailed::Failed(e) => Error::Run(e),
+        });
+        match self.commands.remove(&command) {
+            Some(Waiting::Stdin(ack)) => ack.answer(result),
+            Some(Waiting::Resize(ack)) => {
+                let _ = ack.send(result);
             }
-            Input::End { id } | Input::Failed { id, .. } => {
-                if let Some((status, ack)) = self.resizes.remove(id) {
-                    let result = match (input, status) {
-                        (Input::End { .. }, Some(200..=299)) => Ok(()),
-                        (Input::Failed { message, .. }, _) => Err(Error::Run(cstream_proto_core::Error::Transport {
-                            phase: cstream_proto_core::Phase::Resize,
-                            message: message.clone(),
-                        })),
-                        (_, status) => Err(Error::Run(cstream_proto_core::Error::Engine {
-                            phase: cstream_proto_core::Phase::Resize,
-                            status: status.unwrap_or(0),
-                            message: "the engine refused the terminal size".into(),
-                        })),
-                    };
-                    let _ = ack.send(result);
-                }
-            }
-            Input::Body { .. } => {}
+            None => {}
         }
     }
 
-    fn stdin_op(&mut self, id: RequestId, op: Option<Bytes>) {
-        let ack = self.acks.pop_front();
-        match &self.stdin {
-            Some((sid, tx)) if *sid == id => {
-                let _ = tx.send((op, ack));
-            }
-            _ => {
-                if let Some(ack) = ack {
-                    ack.refuse(CommandError::Ended);
-                }
-            }
+    /// Stdin for the attach's writer; the write reports back as an input.
+    /// A writer already gone has its attach ending: the machine refuses
+    /// what was not written when it gives the attach up.
+    fn stdin_op(&mut self, id: RequestId, command: CommandId, op: Option<Bytes>) {
+        if let Some((sid, tx)) = &self.stdin
+            && *sid == id
+        {
+            let _ = tx.send((op, command));
         }
     }
 
@@ -290,6 +256,6 @@ impl Task {
 /// [`cleanup::remove_abandoned`](crate::cleanup::remove_abandoned)).
 impl Drop for Task {
     fn drop(&mut self) {
-        crate::cleanup::remove_abandoned(&self.machine, &self.pool);
+        crate::cleanup::remove_abandoned(&mut self.machine, &self.pool);
     }
 }

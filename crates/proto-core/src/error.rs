@@ -38,7 +38,8 @@ pub enum Phase {
     Inspect,
     /// `DELETE /containers/{id}`.
     Remove,
-    /// `GET /info` outside a run: the host's CPU count.
+    /// `GET /info`: the host's CPU count, before the create of a run with a
+    /// CPU limit, or outside a run.
     HostInfo,
     /// `GET /containers/json` outside a run.
     List,
@@ -182,7 +183,7 @@ impl Error {
 }
 
 /// Why a command from the caller (stdin, resize) was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum CommandError {
     /// The spec did not ask for stdin.

@@ -23,16 +23,18 @@
 //!      another request is still open (attach and wait stay open for the whole
 //!      run); report what comes back under the same [`RequestId`];
 //!    - [`Output::Write`] / [`Output::CloseWrite`]: stdin on the attach's
-//!      upgraded connection;
+//!      upgraded connection, then [`Input::Written`] when it is written;
 //!    - [`Output::Abort`]: close that request's connection;
 //!    - [`Output::Event`] / [`Output::Error`]: hand to the user, in order;
+//!    - [`Output::Ack`]: hand to whoever gave that stdin or resize command;
 //!    - [`Output::Pending`]: wait for I/O, a user command, or the deadline;
 //!    - [`Output::Done`]: the run is over;
 //! 3. feeds it, then drains it again (step 2), after every:
 //!    - answer: [`Machine::handle_input`] with [`Input::Head`] (status and
 //!      headers; 101 for the upgrade), [`Input::Body`] (bytes of the body, or
 //!      of the upgraded stream, split anywhere), [`Input::End`], or
-//!      [`Input::Failed`] (the connection failed);
+//!      [`Input::Failed`] (the connection failed), and [`Input::Written`]
+//!      (a stdin write or close done);
 //!    - deadline: [`Machine::handle_timeout`];
 //!    - user command: [`Machine::cancel`], [`Machine::write_stdin`],
 //!      [`Machine::close_stdin`], [`Machine::resize`].
@@ -138,5 +140,5 @@ pub mod transcript;
 pub use api::create::RunInfo;
 pub use error::{CommandError, Error, Phase};
 pub use event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
-pub use machine::{Input, Machine, Output, RequestId};
+pub use machine::{CommandFailed, CommandId, Input, Machine, Output, RequestId};
 pub use spec::{PullPolicy, RunSpec, Signal, SignalError, SpecError};

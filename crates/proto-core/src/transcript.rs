@@ -13,14 +13,15 @@
 //!
 //! | key | record |
 //! | --- | --- |
-//! | `head`, `body`, `end`, `failed` | [`Record::Input`]: `{"id", "status", "headers"}`, `{"id", "text"}` or `{"id", "hex"}`, `{"id"}`, `{"id", "message"}` |
+//! | `head`, `body`, `end`, `failed`, `written` | [`Record::Input`]: `{"id", "status", "headers"}`, `{"id", "text"}` or `{"id", "hex"}`, `{"id"}`, `{"id", "message"}`, `{"command"}` or `{"command", "message"}` |
 //! | `timeout` | [`Record::Timeout`]: `{}` |
 //! | `cancel`, `stdin`, `close_stdin` | [`Record::Command`]: `{}`, `{"text"}` or `{"hex"}`, `{}` |
 //! | `send`, `write`, `close_write`, `abort`, `event`, `error`, `done` | [`Record::Output`], as [`output`] writes it |
 //!
 //! An output is recorded by what a reader checks: a request by its id,
 //! method and path; an error by its message. [`Output::Pending`] is not
-//! recorded. Bytes are `{"text": ..}` when UTF-8, else `{"hex": ..}`.
+//! recorded, nor is [`Output::Ack`]: it goes to whoever gave the command,
+//! and changes nothing the engine is asked or the user sees. Bytes are `{"text": ..}` when UTF-8, else `{"hex": ..}`.
 //!
 //! ```
 //! use core::time::Duration;
@@ -49,7 +50,7 @@ use core::time::Duration;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::machine::{Input, Output, RequestId};
+use crate::machine::{CommandId, Input, Output, RequestId};
 use crate::spec::{PullPolicy, RunSpec, SpecError};
 
 /// The first line: the engine, the scenario and the spec of the run.
@@ -239,13 +240,13 @@ pub fn output<E: core::fmt::Display>(out: &Output<E>) -> Option<Value> {
         Output::Send { id, request } => {
             json!({"send": {"id": id.0, "method": request.method.as_str(), "path": request.path}})
         }
-        Output::Write { id, data } => json!({ "write": with_id(*id, data) }),
-        Output::CloseWrite { id } => json!({"close_write": {"id": id.0}}),
+        Output::Write { id, data, .. } => json!({ "write": with_id(*id, data) }),
+        Output::CloseWrite { id, .. } => json!({"close_write": {"id": id.0}}),
         Output::Abort { id } => json!({"abort": {"id": id.0}}),
         Output::Event(e) => json!({ "event": e }),
         Output::Error(e) => json!({ "error": e.to_string() }),
         Output::Done => json!({"done": {}}),
-        Output::Pending { .. } => return None,
+        Output::Pending { .. } | Output::Ack { .. } => return None,
     })
 }
 
@@ -261,6 +262,10 @@ impl Record {
                 Input::Body { id, data } => (at, "body", with_id(*id, data)),
                 Input::End { id } => (at, "end", json!({"id": id.0})),
                 Input::Failed { id, message } => (at, "failed", json!({"id": id.0, "message": message})),
+                Input::Written { command, result: Ok(()) } => (at, "written", json!({"command": command.0})),
+                Input::Written { command, result: Err(message) } => {
+                    (at, "written", json!({"command": command.0, "message": message}))
+                }
             },
             Record::Timeout { at } => (at, "timeout", json!({})),
             Record::Command { at, command } => {
@@ -302,6 +307,14 @@ impl Record {
             "failed" => {
                 let message = v.get("message").and_then(Value::as_str).ok_or("no message")?.to_string();
                 input(Input::Failed { id: id()?, message })
+            }
+            "written" => {
+                let command = CommandId(number(v.get("command").ok_or("no command")?)?);
+                let result = match v.get("message") {
+                    None => Ok(()),
+                    Some(m) => Err(m.as_str().ok_or("a message")?.to_string()),
+                };
+                input(Input::Written { command, result })
             }
             "timeout" => Ok(Record::Timeout { at: at()? }),
             "cancel" => command(Command::Cancel),

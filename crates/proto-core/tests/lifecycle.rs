@@ -148,6 +148,8 @@ fn stdin_is_written_after_the_upgrade_and_closed() {
     let close = t.log.iter().position(|l| l == "close-write").unwrap();
     assert!(attach_sent < first_write && first_write < close, "{:?}", t.log);
     assert_eq!(t.log.iter().filter(|l| *l == "close-write").count(), 1);
+    let acked: Vec<_> = t.acks.iter().map(|(c, r)| (c.0, r.is_ok())).collect();
+    assert_eq!(acked, [(0, true), (1, true), (2, true)], "each write and the close acknowledged once, once written");
 }
 
 #[test]

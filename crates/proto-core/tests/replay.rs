@@ -30,10 +30,16 @@ fn transcripts() -> Vec<(String, Head, Vec<Record>)> {
     v
 }
 
-/// The machine's next output, as the transcript records it.
+/// The machine's next output, as the transcript records it. Acks are not
+/// recorded: they go to the command's caller, not the engine or the user.
 fn next(m: &mut Machine) -> Value {
-    let out = m.poll_output();
-    transcript::output(&out).unwrap_or_else(|| panic!("{out:?} where the transcript has an output"))
+    loop {
+        let out = m.poll_output();
+        if matches!(out, Output::Ack { .. }) {
+            continue;
+        }
+        return transcript::output(&out).unwrap_or_else(|| panic!("{out:?} where the transcript has an output"));
+    }
 }
 
 /// Applies an input or command record; `false` for an output record.
@@ -47,8 +53,12 @@ fn apply(m: &mut Machine, record: &Record, split: &mut dyn FnMut(Bytes) -> Vec<B
         Record::Input { at, input } => m.handle_input(*at, input.clone()),
         Record::Timeout { at } => m.handle_timeout(*at),
         Record::Command { at, command: Command::Cancel } => m.cancel(*at),
-        Record::Command { command: Command::Stdin(data), .. } => m.write_stdin(data.clone()).unwrap(),
-        Record::Command { command: Command::CloseStdin, .. } => m.close_stdin().unwrap(),
+        Record::Command { command: Command::Stdin(data), .. } => {
+            m.write_stdin(data.clone()).unwrap();
+        }
+        Record::Command { command: Command::CloseStdin, .. } => {
+            m.close_stdin().unwrap();
+        }
         Record::Output(_) => return false,
     }
     true
@@ -238,6 +248,15 @@ fn inputs_and_outputs_cross_a_boundary_unchanged() {
         cstream_proto_core::api::requests::pull(cstream_proto_core::api::ApiVersion::new(1, 41), "a", "b", Some(&auth));
     assert!(pull.headers.iter().any(|h| h.sensitive));
     round_trip(Output::<String>::Send { id: cstream_proto_core::RequestId(9), request: pull });
+    let command = cstream_proto_core::CommandId(4);
+    round_trip(Input::Written { command, result: Err("broken pipe".into()) });
+    for result in [
+        Ok(()),
+        Err(cstream_proto_core::CommandFailed::Refused(cstream_proto_core::CommandError::Ended)),
+        Err(cstream_proto_core::CommandFailed::Failed("the engine answered 500".to_string())),
+    ] {
+        round_trip(Output::<String>::Ack { command, result });
+    }
 }
 
 /// Bytes that are not UTF-8 (raw output, cut characters) are written as hex
@@ -258,4 +277,22 @@ fn bytes_that_are_not_utf8_go_as_hex_and_bad_lines_are_errors() {
         assert_eq!(e.line, 2, "{e}");
         assert!(e.to_string().contains(why), "{e}");
     }
+}
+
+/// A stdin write reported done (or failed) is recorded with its command and
+/// read back the same; the machine's acknowledgement of it is not recorded.
+#[test]
+fn written_stdin_is_recorded_and_its_ack_is_not() {
+    let command = cstream_proto_core::CommandId(2);
+    for (result, text) in [
+        (Ok(()), r#"{"at":9,"written":{"command":2}}"#),
+        (Err("broken pipe".to_string()), r#"{"at":9,"written":{"command":2,"message":"broken pipe"}}"#),
+    ] {
+        let record = Record::Input { at: Duration::from_nanos(9), input: Input::Written { command, result } };
+        let line = record.to_json();
+        assert_eq!(line.to_string(), text);
+        assert_eq!(Record::from_json(&line).unwrap(), record);
+    }
+    let ack: Output = Output::Ack { command, result: Ok(()) };
+    assert_eq!(transcript::output(&ack), None);
 }

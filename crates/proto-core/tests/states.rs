@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cstream_proto_core::api::Request;
-use cstream_proto_core::{EndReason, Error, EventKind, Input, Machine, Output, RequestId, RunSpec, TtySize};
+use cstream_proto_core::{CommandId, EndReason, Error, EventKind, Input, Machine, Output, RequestId, RunSpec, TtySize};
 use support::{frame, run_info, spec};
 
 /// Which call a request is, from its method and path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Call {
     Ping,
+    Info,
     Pull,
     Create,
     Attach,
@@ -35,6 +36,7 @@ fn call_of(r: &Request) -> Call {
     let path = r.path.split('?').next().unwrap();
     match (r.method.as_str(), path.rsplit('/').next().unwrap()) {
         (_, "_ping") => Call::Ping,
+        ("GET", "info") => Call::Info,
         (_, "create") if path.contains("/images/") => Call::Pull,
         (_, "create") => Call::Create,
         (_, "attach") => Call::Attach,
@@ -60,6 +62,8 @@ fn show(o: &Output, sent: &[(RequestId, Call)]) -> String {
         Output::Abort { id } => format!("abort {:?}", call(id)),
         Output::Event(e) => format!("event {}", e.kind.name()),
         Output::Error(e) => format!("error {e}"),
+        Output::Ack { command, result: Ok(()) } => format!("ack {} ok", command.0),
+        Output::Ack { command, result: Err(e) } => format!("ack {} {e}", command.0),
         Output::Pending { .. } => "pending".into(),
         Output::Done => "done".into(),
     }
@@ -305,6 +309,62 @@ mod ping {
     }
 }
 
+/// A spec with a CPU limit: the host's CPUs are asked before the create.
+mod info {
+    use super::*;
+
+    fn cpus(millis: u64) -> RunSpec {
+        RunSpec::builder("cstream-test:latest").command(["true"]).heartbeat(None).cpu_millis(millis).build().unwrap()
+    }
+
+    fn at_info(millis: u64) -> Run {
+        let mut r = Run::new(cpus(millis));
+        assert_eq!(r.at(ms(1)).answer(Call::Ping, 200, b"OK"), s(&["send GET /v1.41/info"]));
+        r
+    }
+
+    #[test]
+    fn a_limit_the_host_meets_goes_on_to_the_create() {
+        let mut r = at_info(2000);
+        let out = r.answer(Call::Info, 200, br#"{"NCPU":2,"Name":"h"}"#);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].starts_with("send POST /v1.41/containers/create"), "{out:?}");
+    }
+
+    #[test]
+    fn a_limit_above_the_host_is_refused_before_anything_exists() {
+        let mut r = at_info(2500);
+        let out = r.answer(Call::Info, 200, br#"{"NCPU":2}"#);
+        let refused = "error invalid CPU limit \"2.5 CPUs, on a host with 2\": is more than the engine's host has";
+        assert_eq!(out, s(&[refused, "done"]));
+        assert!(matches!(r.outputs.last(), Some(Output::Error(Error::Spec(_)))), "{:?}", r.outputs);
+    }
+
+    #[test]
+    fn an_answer_without_the_cpus_is_a_typed_error() {
+        let mut r = at_info(1000);
+        let out = r.answer(Call::Info, 200, br#"{"Name":"h"}"#);
+        let bad = "error asking the engine about its host: malformed answer from the engine: info: no NCPU";
+        assert_eq!(out, s(&[bad, "done"]));
+        let mut r = at_info(1000);
+        let out = r.answer(Call::Info, 500, br#"{"message":"down"}"#);
+        assert_eq!(out, s(&["error asking the engine about its host: the engine answered 500: down", "done"]));
+    }
+
+    #[test]
+    fn no_limit_no_info() {
+        let mut r = Run::new(spec());
+        let out = r.at(ms(1)).answer(Call::Ping, 200, b"OK");
+        assert!(out[0].starts_with("send POST /v1.41/containers/create"), "{out:?}");
+    }
+
+    #[test]
+    fn a_cancel_ends_the_unstarted_process_at_once() {
+        let mut r = at_info(1000);
+        assert_eq!(r.cancel(), s(&["abort Info", "event ProcessEnd", "done"]));
+    }
+}
+
 mod pull {
     use super::*;
 
@@ -427,6 +487,16 @@ mod prepare {
         r.m.close_stdin().unwrap();
         assert_eq!(r.drain(), Vec::<String>::new());
         assert_eq!(r.head(Call::Attach, 101), s(&["write 3", "close-write"]));
+    }
+
+    #[test]
+    fn stdin_queued_for_an_attach_that_never_comes_is_refused_once() {
+        let spec = RunSpec::builder("cstream-test:latest").stdin(true).build().unwrap();
+        let mut r = at_create(spec);
+        r.m.write_stdin(Bytes::from_static(b"abc")).unwrap();
+        let out = r.answer(Call::Create, 403, br#"{"message":"no"}"#);
+        assert!(out.contains(&"ack 0 the process has ended".to_string()), "{out:?}");
+        assert_eq!(r.log.iter().filter(|l| l.starts_with("ack")).count(), 1, "{:?}", r.log);
     }
 
     #[test]
@@ -571,9 +641,68 @@ mod running {
     fn a_resize_is_sent_at_once() {
         let spec = RunSpec::builder("cstream-test:latest").tty(true).build().unwrap();
         let mut r = at_running(spec);
-        let id = r.m.resize(r.now, TtySize { cols: 80, rows: 24 }).unwrap();
-        assert!(id.is_some());
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 80, rows: 24 }), Ok(CommandId(0)));
         assert_eq!(r.drain(), vec![format!("send POST {C}/resize?h=24&w=80"), "event TerminalResize".into()]);
+        assert_eq!(r.answer(Call::Resize, 200, b""), s(&["ack 0 ok"]), "acknowledged once its answer is complete");
+    }
+
+    fn resizing() -> Run {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).build().unwrap();
+        let mut r = at_running(spec);
+        r.m.resize(r.now, TtySize { cols: 80, rows: 24 }).unwrap();
+        r.drain();
+        r
+    }
+
+    /// A refused resize used to reach the caller twice: as a run error on the
+    /// event stream (the engine's message) and as the resize's own answer
+    /// (the driver's message). The machine now says it once, to the caller.
+    #[test]
+    fn a_refused_resize_is_acknowledged_once_with_the_engines_message() {
+        let mut r = resizing();
+        let out = r.answer(Call::Resize, 500, br#"{"message":"cannot resize"}"#);
+        assert_eq!(out, s(&["ack 0 resizing the terminal: the engine answered 500: cannot resize"]));
+        assert!(!r.log.iter().any(|l| l.starts_with("error")), "{:?}", r.log);
+    }
+
+    #[test]
+    fn a_lost_resize_is_acknowledged_once_with_the_transport_failure() {
+        let mut r = resizing();
+        let out = r.fail(Call::Resize);
+        assert_eq!(out, s(&["ack 0 resizing the terminal: connection to the engine failed: connection reset"]));
+    }
+
+    #[test]
+    fn a_resize_out_when_the_process_ends_is_refused() {
+        let mut r = resizing();
+        r.at(ms(5)).end(Call::Attach);
+        r.body(Call::Wait, br#"{"StatusCode":0}"#);
+        let out = r.end(Call::Wait);
+        assert!(out.contains(&"ack 0 the process has ended".to_string()), "{out:?}");
+        assert_eq!(r.log.iter().filter(|l| l.starts_with("ack")).count(), 1, "{:?}", r.log);
+    }
+
+    #[test]
+    fn a_resize_before_start_is_acknowledged_at_once() {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).build().unwrap();
+        let mut r = at_create(spec);
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 80, rows: 24 }), Ok(CommandId(0)));
+        assert_eq!(r.drain(), s(&["ack 0 ok"]));
+    }
+
+    #[test]
+    fn stdin_is_acknowledged_when_the_driver_says_it_is_written() {
+        let spec = RunSpec::builder("cstream-test:latest").stdin(true).build().unwrap();
+        let mut r = at_running(spec);
+        let (a, b) = (r.m.write_stdin(Bytes::from_static(b"ab")).unwrap(), r.m.close_stdin().unwrap());
+        assert_eq!(r.drain(), s(&["write 2", "close-write"]), "nothing acknowledged before it is written");
+        assert_eq!(r.input(Input::Written { command: b, result: Ok(()) }), s(&["ack 1 ok"]));
+        let failed = r.input(Input::Written { command: a, result: Err("broken pipe".into()) });
+        assert_eq!(
+            failed,
+            s(&["ack 0 attaching to the container: connection to the engine failed: writing stdin: broken pipe"])
+        );
+        assert_eq!(r.input(Input::Written { command: a, result: Ok(()) }), Vec::<String>::new(), "once");
     }
 
     #[test]
@@ -712,6 +841,59 @@ mod done {
         assert!(r.log.contains(&"abort Wait".to_string()), "{:?}", r.log);
         r.body(Call::Wait, br#"{"StatusCode":0}"#);
         r.end(Call::Wait);
+        assert!(r.unexpected().is_empty(), "{:?}", r.unexpected());
+    }
+}
+
+/// What a driver sends when it drops a run it can no longer drive.
+mod abandon {
+    use super::*;
+
+    fn removal(r: &mut Run) -> Option<String> {
+        let req = r.m.abandon()?;
+        assert_eq!(call_of(&req), Call::Remove);
+        Some(format!("{} {}", req.method.as_str(), req.path))
+    }
+
+    fn delete() -> Option<String> {
+        Some(format!("DELETE {C}?force=1&v=1"))
+    }
+
+    fn keep() -> RunSpec {
+        RunSpec::builder("cstream-test:latest").command(["true"]).heartbeat(None).keep(true).build().unwrap()
+    }
+
+    #[test]
+    fn before_the_create_answered_there_is_nothing_to_remove() {
+        assert_eq!(removal(&mut Run::new(spec())), None);
+        assert_eq!(removal(&mut at_create(spec())), None);
+    }
+
+    #[test]
+    fn once_created_the_container_is_removed_in_every_state() {
+        for mut r in [at_prepare(spec()), at_start(spec()), at_running(spec()), at_inspect(spec()), at_remove(spec())] {
+            assert_eq!(removal(&mut r), delete(), "{:?}", r.log);
+        }
+    }
+
+    #[test]
+    fn a_kept_container_is_left() {
+        assert_eq!(removal(&mut at_running(keep())), None);
+    }
+
+    #[test]
+    fn a_removed_container_is_not_removed_again() {
+        let mut r = at_remove(spec());
+        r.answer(Call::Remove, 204, b"");
+        assert_eq!(removal(&mut r), None);
+    }
+
+    #[test]
+    fn abandoned_the_run_is_done_and_asks_once() {
+        let mut r = at_running(spec());
+        assert_eq!(removal(&mut r), delete());
+        assert_eq!(r.drain(), s(&["done"]));
+        assert_eq!(removal(&mut r), None, "a second call sends nothing");
         assert!(r.unexpected().is_empty(), "{:?}", r.unexpected());
     }
 }

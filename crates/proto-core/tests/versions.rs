@@ -209,7 +209,7 @@ fn a_resize_asked_for_between_create_and_start_is_applied_at_start() {
     let mut hook = |m: &mut Machine, now: Duration, t: &Transcript| {
         let created = t.events.iter().any(|e| matches!(e.kind, EventKind::ContainerCreate { .. }));
         if created {
-            assert_eq!(m.resize(now, TtySize { cols: 100, rows: 30 }), Ok(None));
+            assert_eq!(m.resize(now, TtySize { cols: 100, rows: 30 }), Ok(cstream_proto_core::CommandId(0)));
         }
         created
     };

@@ -29,14 +29,18 @@
 //!
 //! - in: [`WireSpec`](wire::WireSpec) (the builder's options, durations in
 //!   nanoseconds), then [`WireInput`](wire::WireInput): an engine answer as a
-//!   [`cstream_proto_core::Input`] with the host's clock, a timeout, a
-//!   cancel, stdin, or a resize;
+//!   [`cstream_proto_core::Input`] with the host's clock (among them
+//!   `Written`, once the host has written the stdin of a `Write` or
+//!   `CloseWrite` output), a timeout, a cancel, stdin, or a resize;
 //! - out: [`WireOutput`](wire::WireOutput), which is
 //!   [`cstream_proto_core::Output`]: requests as
 //!   [`cstream_proto_core::api::Request`] (method, path and query, headers
 //!   with credentials in the clear, body, kind), events, deadlines as
 //!   [`Duration`](core::time::Duration)s, and errors as
-//!   [`WireError`](wire::WireError) (phase and message).
+//!   [`WireError`](wire::WireError) (phase and message); `Ack` answers a
+//!   stdin write or close, or a resize: the commands `cs_input` takes
+//!   (status `OK`) are numbered from 0 in the order taken, and each gets
+//!   one `Ack` with its number.
 //!
 //! The run-loop contract is proto-core's: after [`cs_new`](abi::cs_new) and
 //! after every `cs_input`, call `cs_poll` until the output is `Pending` (wait

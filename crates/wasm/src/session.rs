@@ -112,8 +112,10 @@ impl Session {
                 m.cancel(now);
                 Ok(())
             }
-            WireInput::Stdin(data) => m.write_stdin(data),
-            WireInput::CloseStdin => m.close_stdin(),
+            // A command taken gets the next command id, counting from 0:
+            // its `Ack` output carries it.
+            WireInput::Stdin(data) => m.write_stdin(data).map(drop),
+            WireInput::CloseStdin => m.close_stdin().map(drop),
             WireInput::Resize { now, size } => m.resize(now, size).map(drop),
         };
         result.map_or_else(command_status, |()| status::OK)

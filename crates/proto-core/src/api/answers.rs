@@ -74,6 +74,27 @@ fn parse<'a, T: Deserialize<'a>>(what: &str, body: &'a [u8]) -> Result<T, BadAns
     serde_json::from_slice(body).map_err(|e| BadAnswer(alloc::format!("{what}: {e}")))
 }
 
+/// The answer to `GET /info`, as far as a run needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostInfo {
+    /// How many CPUs the engine's host has (`NCPU`, on Docker and Podman).
+    pub cpus: u64,
+}
+
+impl HostInfo {
+    /// Parses an `info` answer; it must hold `NCPU`.
+    pub fn parse(body: &[u8]) -> Result<HostInfo, BadAnswer> {
+        #[derive(Deserialize)]
+        struct Info {
+            #[serde(rename = "NCPU")]
+            cpus: Option<u64>,
+        }
+        let info: Info = parse("info", body)?;
+        let cpus = info.cpus.ok_or_else(|| BadAnswer("info: no NCPU".into()))?;
+        Ok(HostInfo { cpus })
+    }
+}
+
 /// The answer to `create`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Created {

@@ -10,6 +10,8 @@ pub enum Purpose {
     Ping,
     /// `GET /version`, asked when a first versioned request is refused with 400.
     Version,
+    /// `GET /info`, before the create of a spec with a CPU limit: the host's CPUs.
+    Info,
     /// `POST /images/create`: pulling the image.
     Pull,
     /// `POST /containers/create`.

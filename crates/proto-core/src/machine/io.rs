@@ -11,7 +11,7 @@ use core::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::RequestId;
+use super::{CommandFailed, CommandId, RequestId};
 use crate::api::Request;
 use crate::error::Error;
 use crate::event::Event;
@@ -43,6 +43,14 @@ pub enum Input {
         /// What the driver saw.
         message: String,
     },
+    /// The stdin write (or close) of [`Output::Write`] (or
+    /// [`Output::CloseWrite`]) for `command` is done: `Err` with what the
+    /// driver saw when it failed.
+    Written {
+        command: CommandId,
+        /// `Ok`, or the driver's description of the failure.
+        result: Result<(), String>,
+    },
 }
 
 /// What the machine wants done, or says happened.
@@ -57,11 +65,12 @@ pub enum Input {
 pub enum Output<E = Error> {
     /// Send `request`; report its answer under `id`.
     Send { id: RequestId, request: Request },
-    /// Write stdin bytes on request `id`'s upgraded connection (the attach).
-    Write { id: RequestId, data: Bytes },
+    /// Write stdin bytes on request `id`'s upgraded connection (the attach),
+    /// then report [`Input::Written`] for `command`.
+    Write { id: RequestId, data: Bytes, command: CommandId },
     /// Close the write half of request `id`'s upgraded connection (the
-    /// attach): the end of stdin.
-    CloseWrite { id: RequestId },
+    /// attach): the end of stdin. Then report [`Input::Written`] for `command`.
+    CloseWrite { id: RequestId, command: CommandId },
     /// The machine no longer needs request `id`: close its connection.
     /// Inputs about it are ignored from now on.
     Abort { id: RequestId },
@@ -69,6 +78,10 @@ pub enum Output<E = Error> {
     Event(Event),
     /// Something failed: pass it to the user. The machine goes on cleaning up.
     Error(E),
+    /// The caller's command `command` (a stdin write or close, a resize) is
+    /// done: pass `result` to whoever gave it. Each command taken gets
+    /// exactly one, unless the machine is [abandoned](super::Machine::abandon).
+    Ack { command: CommandId, result: Result<(), CommandFailed<E>> },
     /// Nothing more until an input arrives, a command is given, or
     /// `deadline` passes (then call [`Machine::handle_timeout`](super::Machine::handle_timeout)).
     Pending {
@@ -84,11 +97,12 @@ impl<E> Output<E> {
     pub fn map_error<F>(self, f: impl FnOnce(E) -> F) -> Output<F> {
         match self {
             Output::Send { id, request } => Output::Send { id, request },
-            Output::Write { id, data } => Output::Write { id, data },
-            Output::CloseWrite { id } => Output::CloseWrite { id },
+            Output::Write { id, data, command } => Output::Write { id, data, command },
+            Output::CloseWrite { id, command } => Output::CloseWrite { id, command },
             Output::Abort { id } => Output::Abort { id },
             Output::Event(e) => Output::Event(e),
             Output::Error(e) => Output::Error(f(e)),
+            Output::Ack { command, result } => Output::Ack { command, result: result.map_err(|e| e.map_error(f)) },
             Output::Pending { deadline } => Output::Pending { deadline },
             Output::Done => Output::Done,
         }

@@ -15,17 +15,18 @@ use bytes::Bytes;
 use super::inflight::{Closed, Inflight};
 use super::state::{Ends, Exit, Presize, Process, Retry, State};
 use super::{Input, Machine, Output, Purpose};
-use crate::api::answers::{self, BadAnswer, Created, Exited, Inspected, Versions};
+use crate::api::answers::{self, BadAnswer, Created, Exited, HostInfo, Inspected, Versions};
 use crate::api::{ApiVersion, EngineInfo, create, requests};
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
 use crate::machine::RequestId;
 use crate::machine::pull::PullTracker;
-use crate::spec::PullPolicy;
+use crate::spec::{PullPolicy, SpecError};
 
 pub(super) fn phase(p: Purpose) -> Phase {
     match p {
         Purpose::Ping | Purpose::Version => Phase::Connect,
+        Purpose::Info => Phase::HostInfo,
         Purpose::Pull => Phase::Pull,
         Purpose::Create => Phase::Create,
         Purpose::Attach => Phase::Attach,
@@ -77,6 +78,28 @@ impl Machine {
         if let Some(e) = self.engine.as_ref().and_then(|info| crate::spec::support::refusal(&self.spec, info)) {
             return self.fail(now, Error::Spec(e));
         }
+        // A CPU limit the host cannot meet: refused before anything exists.
+        if self.spec.cpu_millis().is_some() {
+            self.move_to(State::Info);
+            let req = requests::info(self.api());
+            self.send(now, Purpose::Info, req);
+            return;
+        }
+        self.before_create(now);
+    }
+
+    /// The host's CPUs are known: a CPU limit above them is refused.
+    fn host_known(&mut self, now: Duration, host: HostInfo) {
+        let millis = self.spec.cpu_millis().unwrap_or_default();
+        if millis > host.cpus.saturating_mul(1000) {
+            let value = format!("{} CPUs, on a host with {}", millis as f64 / 1000.0, host.cpus);
+            let e = SpecError::Invalid { field: "CPU limit", value, why: "is more than the engine's host has" };
+            return self.fail(now, Error::Spec(e));
+        }
+        self.before_create(now);
+    }
+
+    fn before_create(&mut self, now: Duration) {
         match self.spec.pull {
             PullPolicy::Always => self.send_pull(now),
             _ => self.send_create(now, false),
@@ -147,10 +170,11 @@ impl Machine {
             Input::Failed { id, message } => match self.requests.end(id) {
                 Some(r) => {
                     let e = Error::Transport { phase: phase(r.purpose), message };
-                    self.on_failure(now, r.purpose, e);
+                    self.on_failure(now, r.id, r.purpose, e);
                 }
                 None => self.stray(id, "a failure"),
             },
+            Input::Written { command, result } => self.on_written(command, result),
         }
     }
 
@@ -209,7 +233,7 @@ impl Machine {
         };
         if r.overflow && r.purpose != Purpose::Attach {
             let detail = format!("the answer is larger than {} bytes", self.spec.limits.max_body);
-            return self.on_failure(now, r.purpose, Error::Protocol { phase: phase(r.purpose), detail });
+            return self.on_failure(now, r.id, r.purpose, Error::Protocol { phase: phase(r.purpose), detail });
         }
         match r.purpose {
             Purpose::Ping => match r.status {
@@ -227,6 +251,11 @@ impl Machine {
                     _ => self.release_held(now),
                 }
             }
+            Purpose::Info if r.status == Some(200) => match HostInfo::parse(&body) {
+                Ok(host) => self.host_known(now, host),
+                Err(e) => self.fail(now, protocol(r.purpose, e)),
+            },
+            Purpose::Info => self.fail(now, failed()),
             Purpose::Pull => self.pull_ended(now, r.status, &body),
             Purpose::Create => self.created(now, r.status, &body),
             Purpose::Attach => match self.state.attach_ready() {
@@ -247,16 +276,25 @@ impl Machine {
                 _ => self.start_failed(now, failed()),
             },
             Purpose::Kill => {}
-            Purpose::Resize => match &mut self.state {
-                State::Prepare { presize: presize @ Presize::Pending(_), .. } => {
-                    *presize = match (*presize, success(r.status)) {
-                        (Presize::Pending(size), true) => Presize::Applied(size),
-                        _ => Presize::Failed,
-                    };
+            Purpose::Resize => {
+                let result = if success(r.status) { Ok(()) } else { Err(failed()) };
+                if self.resize_answered(r.id, result.clone()) {
+                    return;
                 }
-                _ if success(r.status) => {}
-                _ => self.error(failed()),
-            },
+                match &mut self.state {
+                    State::Prepare { presize: presize @ Presize::Pending(_), .. } => {
+                        *presize = match (*presize, result.is_ok()) {
+                            (Presize::Pending(size), true) => Presize::Applied(size),
+                            _ => Presize::Failed,
+                        };
+                    }
+                    _ => {
+                        if let Err(e) = result {
+                            self.error(e);
+                        }
+                    }
+                }
+            }
             Purpose::Inspect => {
                 let inspected = match r.status {
                     Some(200) => Inspected::parse(&body).ok(),
@@ -285,7 +323,10 @@ impl Machine {
     }
 
     /// A request failed in transport or timed out.
-    pub(super) fn on_failure(&mut self, now: Duration, purpose: Purpose, e: Error) {
+    pub(super) fn on_failure(&mut self, now: Duration, id: RequestId, purpose: Purpose, e: Error) {
+        if purpose == Purpose::Resize && self.resize_answered(id, Err(e.clone())) {
+            return;
+        }
         match purpose {
             Purpose::Version => self.release_held(now),
             Purpose::Kill => {}
@@ -569,6 +610,11 @@ impl Machine {
 
     pub(super) fn finish(&mut self, _now: Duration) {
         self.abort_all();
+        // Stdin queued for an attach that never came, and any command left.
+        self.refuse_stdin();
+        for (_, command) in core::mem::take(&mut self.commands.resizes) {
+            self.ack(command, Err(crate::machine::CommandFailed::Refused(crate::error::CommandError::Ended)));
+        }
         self.move_to(State::Done);
         self.run_deadline = None;
     }

@@ -19,6 +19,10 @@
 //!          ▼                                       │
 //!        Ping  GET /_ping ── answered 200 ─────────┤
 //!                                                  ▼
+//!                                     a CPU limit? ── yes ──▶ Info  GET /info: more CPUs
+//!                                                  │ no         │   than NCPU? Error, Done
+//!                                                  ◀────────────┘ within the host's
+//!                                                  ▼
 //!                              pull policy "always"? ── yes ──▶ Pull  POST /images/create
 //!                                                  │ no           │
 //!                                                  ▼              │ pull ended
@@ -54,6 +58,7 @@
 //! | state   | failure                          | cancel / timeout                                       |
 //! |---------|----------------------------------|--------------------------------------------------------|
 //! | Ping    | Error, Done                      | ProcessEnd (not started), Done                         |
+//! | Info    | Error, Done                      | ProcessEnd (not started), Done                         |
 //! | Pull    | Error, Done                      | ProcessEnd (not started), Done                         |
 //! | Create  | Error, Done; Sweep when unknown  | remembered: on 201, ProcessEnd (not started), Remove   |
 //! | Prepare | ProcessEnd (start failed), Remove| ProcessEnd (not started), Remove                       |
@@ -64,12 +69,25 @@
 //!
 //! A spec with `keep` goes to Done where it would go to Remove.
 //!
+//! # The caller's commands
+//!
+//! A stdin write or close and a resize the machine takes get a
+//! [`CommandId`], and exactly one [`Output::Ack`] each (unless the machine is
+//! [abandoned](Machine::abandon)): a write or close once the driver reports
+//! it [`Input::Written`], a resize once its answer is complete (a 2xx, or the
+//! failure: said there and nowhere else), a resize before start at once (the
+//! size is applied at start). A command whose request is given up (the
+//! process ended, the run failed) is acknowledged as refused
+//! ([`CommandError::Ended`]). A command refused at once is an `Err` of the
+//! call and takes no id.
+//!
 //! Inputs the run does not expect (an answer for a request never sent, a
 //! second head, bytes before a head or after an end) are reported as
 //! [`Error::Unexpected`] and otherwise ignored; inputs about a request the
 //! machine aborted are ignored, as [`Output::Abort`] says.
 
 pub mod coalesce;
+mod command;
 mod exit;
 mod inflight;
 mod io;
@@ -86,6 +104,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 
+pub use command::{CommandFailed, CommandId};
 pub use inflight::RequestId;
 pub use io::{Input, Output};
 pub use pull::PROGRESS_INTERVAL;
@@ -97,6 +116,7 @@ use crate::error::{CommandError, Error};
 use crate::event::{EndReason, Event, EventKind, TtySize};
 use crate::spec::RunSpec;
 use coalesce::Coalescer;
+use command::Commands;
 use inflight::{Purpose, Table};
 use state::{State, StopStep};
 
@@ -106,7 +126,7 @@ use state::{State, StopStep};
 struct Attach {
     id: Option<RequestId>,
     decoder: FrameDecoder,
-    stdin: VecDeque<Option<Bytes>>,
+    stdin: VecDeque<(CommandId, Option<Bytes>)>,
     stdin_closed: bool,
 }
 
@@ -131,6 +151,8 @@ pub struct Machine {
     /// When the spec's timeout stops the run, until a stop or the exit.
     run_deadline: Option<Duration>,
     coalescer: Coalescer,
+    /// The caller's commands taken and not yet acknowledged.
+    commands: Commands,
 }
 
 impl Machine {
@@ -180,6 +202,7 @@ impl Machine {
             out: VecDeque::new(),
             container: None,
             attach,
+            commands: Commands::default(),
         }
     }
 
@@ -213,26 +236,32 @@ impl Machine {
     }
 
     /// Writes bytes to the process's stdin (queued until the attach is up).
-    pub fn write_stdin(&mut self, data: Bytes) -> Result<(), CommandError> {
+    /// Returns the command's id: an [`Output::Ack`] with it says when the
+    /// bytes are written (or why not).
+    pub fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
-        self.attach.stdin.push_back(Some(data));
+        let command = self.commands.take();
+        self.attach.stdin.push_back((command, Some(data)));
         self.flush_stdin();
-        Ok(())
+        Ok(command)
     }
 
-    /// Closes the process's stdin; it reads end of file.
-    pub fn close_stdin(&mut self) -> Result<(), CommandError> {
+    /// Closes the process's stdin; it reads end of file. Returns the
+    /// command's id, acknowledged like a write's.
+    pub fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
         self.attach.stdin_closed = true;
-        self.attach.stdin.push_back(None);
+        let command = self.commands.take();
+        self.attach.stdin.push_back((command, None));
         self.flush_stdin();
-        Ok(())
+        Ok(command)
     }
 
-    /// Sets the terminal size (with tty mode). Returns the id of the resize
-    /// request when one is sent now (its answer says the size is applied);
-    /// `None` before the process runs: the size is applied when it starts.
-    pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<Option<RequestId>, CommandError> {
+    /// Sets the terminal size (with tty mode). Returns the command's id: its
+    /// [`Output::Ack`] comes when the engine's answer to the resize is
+    /// complete (`Ok` for a 2xx, else the one error saying why), or at once
+    /// before the process runs: the size is then applied when it starts.
+    pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
         if !self.spec.tty {
             return Err(CommandError::NoTty);
         }
@@ -243,10 +272,40 @@ impl Machine {
             return Err(CommandError::Ended);
         }
         self.spec.tty_size = Some(size);
+        let command = self.commands.take();
         match self.state {
-            State::Running(_) => Ok(Some(self.send_resize(now, size))),
-            _ => Ok(None),
+            State::Running(_) => {
+                let id = self.send_resize(now, size);
+                self.commands.resizes.push((id, command));
+            }
+            _ => self.ack(command, Ok(())),
         }
+        Ok(command)
+    }
+
+    /// Gives the run up without finishing it: the driver can no longer carry
+    /// its requests out (its runtime is shutting down, or its task was
+    /// dropped). Returns the remove request to send, by whatever means the
+    /// driver still has, when the run left a container behind: its id is
+    /// known, the spec does not `keep` it, and it was not removed already.
+    ///
+    /// The machine is done afterwards: [`poll_output`](Self::poll_output)
+    /// returns [`Output::Done`], and a second call returns `None`.
+    pub fn abandon(&mut self) -> Option<Request> {
+        if matches!(self.state, State::Done) {
+            return None;
+        }
+        let remove = match (&self.container, self.spec.keep) {
+            (Some(id), false) => Some(crate::api::requests::remove(self.api(), id)),
+            _ => None,
+        };
+        let _ = self.requests.drain();
+        self.out.clear();
+        self.attach.stdin.clear();
+        self.commands = Commands::default();
+        self.move_to(State::Done);
+        self.run_deadline = None;
+        remove
     }
 
     /// The next thing to do. Call until it returns [`Output::Pending`] or
@@ -330,13 +389,59 @@ impl Machine {
         while let Some(id) = self.requests.find(purpose) {
             self.requests.abort(id);
             self.out.push_back(Output::Abort { id });
+            self.given_up(id);
         }
     }
 
     fn abort_all(&mut self) {
         for r in self.requests.drain() {
             self.out.push_back(Output::Abort { id: r.id });
+            self.given_up(r.id);
         }
+    }
+
+    fn ack(&mut self, command: CommandId, result: Result<(), CommandFailed>) {
+        self.out.push_back(Output::Ack { command, result });
+    }
+
+    /// Request `id` was given up: the commands riding on it are refused.
+    fn given_up(&mut self, id: RequestId) {
+        if self.attach.id == Some(id) {
+            self.refuse_stdin();
+        }
+        if let Some(command) = self.commands.resize_of(id) {
+            self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+        }
+    }
+
+    /// Stdin written, queued or not, that will never be: each is refused.
+    fn refuse_stdin(&mut self) {
+        let queued = self.attach.stdin.drain(..).map(|(c, _)| c);
+        let pending: alloc::vec::Vec<CommandId> = self.commands.writing.drain(..).chain(queued).collect();
+        for command in pending {
+            self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+        }
+    }
+
+    /// The driver wrote (or failed to write) the stdin of `command`.
+    fn on_written(&mut self, command: CommandId, result: Result<(), String>) {
+        if !self.commands.written(command) {
+            // Refused already, when its attach was given up.
+            return;
+        }
+        let result = result.map_err(|message| {
+            let message = alloc::format!("writing stdin: {message}");
+            CommandFailed::Failed(Error::Transport { phase: crate::error::Phase::Attach, message })
+        });
+        self.ack(command, result);
+    }
+
+    /// A resize the caller asked for ended: acknowledged, once, with what
+    /// happened. `false` when `id` is not one (the size set at start).
+    fn resize_answered(&mut self, id: RequestId, result: Result<(), Error>) -> bool {
+        let Some(command) = self.commands.resize_of(id) else { return false };
+        self.ack(command, result.map_err(CommandFailed::Failed));
+        true
     }
 
     fn stdin_usable(&self) -> Result<(), CommandError> {
@@ -354,10 +459,11 @@ impl Machine {
 
     fn flush_stdin(&mut self) {
         let Some(id) = self.attach.id.filter(|_| self.state.attach_ready()) else { return };
-        while let Some(item) = self.attach.stdin.pop_front() {
+        while let Some((command, item)) = self.attach.stdin.pop_front() {
+            self.commands.writing.push(command);
             self.out.push_back(match item {
-                Some(data) => Output::Write { id, data },
-                None => Output::CloseWrite { id },
+                Some(data) => Output::Write { id, data, command },
+                None => Output::CloseWrite { id, command },
             });
         }
     }

@@ -17,6 +17,8 @@ use crate::event::{EndReason, TtySize};
 pub(super) enum State {
     /// `GET /_ping` is out: the engine's kind and API version are not known yet.
     Ping,
+    /// `GET /info` is out: the spec's CPU limit is checked against the host's CPUs.
+    Info,
     /// `POST /images/create` is out (before the first create, or after its 404).
     Pull { tracker: PullTracker },
     /// `POST /containers/create` is out.
@@ -59,6 +61,7 @@ pub(super) enum State {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Step {
     Ping,
+    Info,
     Pull,
     Create,
     Prepare,
@@ -76,7 +79,8 @@ pub(super) enum Step {
 const MOVES: &[(Step, &[Step])] = {
     use Step::*;
     &[
-        (Ping, &[Pull, Create, Done]),
+        (Ping, &[Info, Pull, Create, Done]),
+        (Info, &[Pull, Create, Done]),
         (Pull, &[Create, Done]),
         (Create, &[Pull, Prepare, Remove, Sweep, Done]),
         (Prepare, &[Start, Remove, Done]),
@@ -103,6 +107,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Step::Ping => "ping",
+            Step::Info => "info",
             Step::Pull => "pull",
             Step::Create => "create",
             Step::Prepare => "prepare",
@@ -120,6 +125,7 @@ impl State {
     pub(super) fn step(&self) -> Step {
         match self {
             State::Ping => Step::Ping,
+            State::Info => Step::Info,
             State::Pull { .. } => Step::Pull,
             State::Create { .. } => Step::Create,
             State::Prepare { .. } => Step::Prepare,
@@ -288,7 +294,7 @@ mod tests {
     #[test]
     fn every_state_has_a_row_and_done_is_final() {
         use Step::*;
-        for s in [Ping, Pull, Create, Prepare, Start, Running, Inspect, Remove, Sweep, Done] {
+        for s in [Ping, Info, Pull, Create, Prepare, Start, Running, Inspect, Remove, Sweep, Done] {
             assert_eq!(MOVES.iter().filter(|(f, _)| *f == s).count(), 1, "{s}");
             assert!(check(s, Done).is_ok() || s == Done, "{s} can always end");
         }

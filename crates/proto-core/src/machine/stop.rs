@@ -17,7 +17,7 @@ impl Machine {
             return;
         }
         match &mut self.state {
-            State::Ping | State::Pull { .. } => {
+            State::Ping | State::Info | State::Pull { .. } => {
                 self.run_deadline = None;
                 self.abort_all();
                 self.end_unstarted(now, reason);

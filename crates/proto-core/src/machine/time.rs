@@ -15,7 +15,7 @@ impl Machine {
         while let Some(r) = self.requests.expired(now) {
             self.out.push_back(Output::Abort { id: r.id });
             let e = Error::Timeout { phase: phase(r.purpose), after: self.spec.limits.request_timeout };
-            self.on_failure(now, r.purpose, e);
+            self.on_failure(now, r.id, r.purpose, e);
         }
         if self.run_deadline.is_some_and(|t| t <= now) {
             self.run_deadline = None;

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cstream_proto_core::api::Method;
-use cstream_proto_core::{Error, Event, EventKind, Input, Machine, Output, RequestId, RunInfo, RunSpec};
+use cstream_proto_core::{
+    CommandFailed, CommandId, Error, Event, EventKind, Input, Machine, Output, RequestId, RunInfo, RunSpec,
+};
 
 /// Which engine's answers to imitate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,7 @@ pub fn purpose_of(method: Method, path: &str) -> Purpose {
     match (method, p.rsplit('/').next().unwrap()) {
         (_, "_ping") => Purpose::Ping,
         (Method::Get, "version") => Purpose::Version,
+        (Method::Get, "info") => Purpose::Info,
         (_, "create") if p.contains("/images/") => Purpose::Pull,
         (_, "create") => Purpose::Create,
         (_, "attach") => Purpose::Attach,
@@ -291,6 +294,8 @@ impl Engine {
                 });
                 self.answer(id, op, 200, &serde_json::to_vec(&body).unwrap())
             }
+            // A host with 2 CPUs, as Docker and Podman say it.
+            Purpose::Info => self.answer(id, op, 200, br#"{"NCPU":2,"MemTotal":1}"#),
             Purpose::Pull => {
                 let body = self.pull_body.clone();
                 self.answer(id, op, 200, &body)
@@ -449,6 +454,8 @@ pub struct Transcript {
     pub now: Duration,
     /// Set when nothing can happen without the hook.
     pub stuck: bool,
+    /// The commands acknowledged, in order (not in `log`).
+    pub acks: Vec<(CommandId, Result<(), CommandFailed>)>,
 }
 
 impl Transcript {
@@ -519,14 +526,17 @@ pub fn drive(machine: &mut Machine, engine: &mut Engine, mut hook: Option<Hook<'
                 t.log.push(format!("send {} {}", request.method.as_str(), request.path));
                 engine.receive(id, request.method, &request.path);
             }
-            Output::Write { data, .. } => {
+            Output::Write { data, command, .. } => {
                 t.log.push(format!("write {}", data.len()));
                 engine.stdin.extend_from_slice(&data);
+                machine.handle_input(now, Input::Written { command, result: Ok(()) });
             }
-            Output::CloseWrite { .. } => {
+            Output::CloseWrite { command, .. } => {
                 t.log.push("close-write".into());
                 engine.stdin_closed = true;
+                machine.handle_input(now, Input::Written { command, result: Ok(()) });
             }
+            Output::Ack { command, result } => t.acks.push((command, result)),
             Output::Abort { id } => t.log.push(format!("abort {}", id.0)),
             Output::Event(e) => {
                 t.log.push(format!("event {}", name(&e.kind)));
