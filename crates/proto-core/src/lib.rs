@@ -119,7 +119,7 @@
 
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs, unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 // Untrusted engine bytes must never panic the core.
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 // no_std hygiene, as rustls does it.

@@ -48,7 +48,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub fn open(&mut self, purpose: Purpose, deadline: Duration, unary: bool) -> RequestId {
+    pub(crate) fn open(&mut self, purpose: Purpose, deadline: Duration, unary: bool) -> RequestId {
         let id = RequestId(self.next);
         self.next += 1;
         let deadline = Some(deadline);
@@ -56,12 +56,12 @@ impl Table {
         id
     }
 
-    pub fn get_mut(&mut self, id: RequestId) -> Option<&mut Inflight> {
+    pub(crate) fn get_mut(&mut self, id: RequestId) -> Option<&mut Inflight> {
         self.open.iter_mut().find(|r| r.id == id)
     }
 
     /// Closes request `id`, whose answer ended or failed.
-    pub fn end(&mut self, id: RequestId) -> Option<Inflight> {
+    pub(crate) fn end(&mut self, id: RequestId) -> Option<Inflight> {
         let r = self.abort(id)?;
         let (word, bit) = Self::bit(id);
         if self.ended.len() <= word {
@@ -74,13 +74,13 @@ impl Table {
     }
 
     /// Closes request `id`, which the machine no longer needs.
-    pub fn abort(&mut self, id: RequestId) -> Option<Inflight> {
+    pub(crate) fn abort(&mut self, id: RequestId) -> Option<Inflight> {
         let i = self.open.iter().position(|r| r.id == id)?;
         Some(self.open.swap_remove(i))
     }
 
     /// Why request `id` is not open (it is not).
-    pub fn closed(&self, id: RequestId) -> Closed {
+    pub(crate) fn closed(&self, id: RequestId) -> Closed {
         let (word, bit) = Self::bit(id);
         match self.ended.get(word) {
             _ if id.0 >= self.next => Closed::Unknown,
@@ -93,24 +93,24 @@ impl Table {
         (usize::try_from(id.0 / 64).unwrap_or(usize::MAX), 1 << (id.0 % 64))
     }
 
-    pub fn find(&self, purpose: Purpose) -> Option<RequestId> {
+    pub(crate) fn find(&self, purpose: Purpose) -> Option<RequestId> {
         self.open.iter().find(|r| r.purpose == purpose).map(|r| r.id)
     }
 
     /// Closes and returns every request.
-    pub fn drain(&mut self) -> Vec<Inflight> {
+    pub(crate) fn drain(&mut self) -> Vec<Inflight> {
         let mut all = core::mem::take(&mut self.open);
         all.sort_by_key(|r| r.id);
         all
     }
 
     /// Closes and returns the first request past its deadline.
-    pub fn expired(&mut self, now: Duration) -> Option<Inflight> {
+    pub(crate) fn expired(&mut self, now: Duration) -> Option<Inflight> {
         let i = self.open.iter().position(|r| r.deadline.is_some_and(|d| d <= now))?;
         Some(self.open.swap_remove(i))
     }
 
-    pub fn next_deadline(&self) -> Option<Duration> {
+    pub(crate) fn next_deadline(&self) -> Option<Duration> {
         self.open.iter().filter_map(|r| r.deadline).min()
     }
 }

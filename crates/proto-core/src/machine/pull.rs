@@ -33,12 +33,12 @@ pub(crate) struct PullTracker {
 }
 
 impl PullTracker {
-    pub fn new(image: String, began: Duration, max_line: usize) -> Self {
+    pub(crate) fn new(image: String, began: Duration, max_line: usize) -> Self {
         PullTracker { image, began, digest: None, error: None, lines: LineDecoder::new(max_line), layers: Vec::new() }
     }
 
     /// Takes bytes of the pull's answer; passes on the progress due.
-    pub fn feed(&mut self, now: Duration, mut data: Bytes, mut progress: impl FnMut(PullProgress)) {
+    pub(crate) fn feed(&mut self, now: Duration, mut data: Bytes, mut progress: impl FnMut(PullProgress)) {
         loop {
             match self.lines.decode(&mut data) {
                 Ok(Some(line)) => self.raw_line(now, &line, &mut progress),
@@ -52,7 +52,7 @@ impl PullTracker {
     }
 
     /// The answer ended: takes a last line not ended by a newline.
-    pub fn finish(&mut self, now: Duration, mut progress: impl FnMut(PullProgress)) {
+    pub(crate) fn finish(&mut self, now: Duration, mut progress: impl FnMut(PullProgress)) {
         if let Some(last) = self.lines.finish() {
             self.raw_line(now, &last, &mut progress);
         }

@@ -8,7 +8,7 @@ use super::{MIN_MEMORY, RunSpec, SpecError};
 mod container;
 
 /// The label prefix cstream reserves for its own labels.
-pub const RESERVED_LABEL_PREFIX: &str = "io.cstream.";
+pub(crate) const RESERVED_LABEL_PREFIX: &str = "io.cstream.";
 
 pub(super) fn check(s: &RunSpec) -> Result<(), SpecError> {
     check_command(s)?;
