@@ -11,49 +11,13 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::Request;
+use cstream_proto_core::api::Purpose;
 use cstream_proto_core::{CommandId, EndReason, Error, EventKind, Input, Machine, Output, RequestId, RunSpec, TtySize};
-use support::{frame, run_info, spec};
-
-/// Which call a request is, from its method and path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Call {
-    Ping,
-    Info,
-    Pull,
-    Create,
-    Attach,
-    Wait,
-    Start,
-    Kill,
-    Resize,
-    Inspect,
-    List,
-    Remove,
-}
-
-fn call_of(r: &Request) -> Call {
-    let path = r.path.split('?').next().unwrap();
-    match (r.method.as_str(), path.rsplit('/').next().unwrap()) {
-        (_, "_ping") => Call::Ping,
-        ("GET", "info") => Call::Info,
-        (_, "create") if path.contains("/images/") => Call::Pull,
-        (_, "create") => Call::Create,
-        (_, "attach") => Call::Attach,
-        (_, "wait") => Call::Wait,
-        (_, "start") => Call::Start,
-        (_, "kill") => Call::Kill,
-        (_, "resize") => Call::Resize,
-        ("GET", "json") if path.ends_with("/containers/json") => Call::List,
-        ("GET", "json") => Call::Inspect,
-        ("DELETE", _) => Call::Remove,
-        other => panic!("unexpected request {other:?}"),
-    }
-}
+use support::{frame, purpose_of, run_info, spec};
 
 /// One output, in a line: `send POST /v1.41/...`, `event ProcessStart`,
 /// `error ...`, `abort Wait`, `write 3`, `close-write`, `done`.
-fn show(o: &Output, sent: &[(RequestId, Call)]) -> String {
+fn show(o: &Output, sent: &[(RequestId, Purpose)]) -> String {
     let call = |id: &RequestId| sent.iter().find(|(i, _)| i == id).map(|(_, c)| *c).unwrap();
     match o {
         Output::Send { request, .. } => format!("send {} {}", request.method.as_str(), request.path),
@@ -75,7 +39,7 @@ const C: &str = "/v1.41/containers/c1";
 struct Run {
     m: Machine,
     now: Duration,
-    sent: Vec<(RequestId, Call)>,
+    sent: Vec<(RequestId, Purpose)>,
     /// Everything output so far, shown.
     log: Vec<String>,
     /// Every output so far.
@@ -97,7 +61,7 @@ impl Run {
         loop {
             let o = self.m.poll_output();
             if let Output::Send { id, request } = &o {
-                self.sent.push((*id, call_of(request)));
+                self.sent.push((*id, purpose_of(request.method, &request.path)));
             }
             match o {
                 Output::Pending { .. } => break,
@@ -118,7 +82,7 @@ impl Run {
     }
 
     /// The id of the last request of `call`.
-    fn id(&self, call: Call) -> RequestId {
+    fn id(&self, call: Purpose) -> RequestId {
         self.sent.iter().rev().find(|(_, c)| *c == call).map(|(id, _)| *id).unwrap_or_else(|| panic!("no {call:?}"))
     }
 
@@ -127,25 +91,25 @@ impl Run {
         self.drain()
     }
 
-    fn head(&mut self, call: Call, status: u16) -> Vec<String> {
+    fn head(&mut self, call: Purpose, status: u16) -> Vec<String> {
         let headers = vec![("Api-Version".to_string(), "1.41".to_string())];
         self.input(Input::Head { id: self.id(call), status, headers })
     }
 
-    fn body(&mut self, call: Call, data: &[u8]) -> Vec<String> {
+    fn body(&mut self, call: Purpose, data: &[u8]) -> Vec<String> {
         self.input(Input::Body { id: self.id(call), data: Bytes::copy_from_slice(data) })
     }
 
-    fn end(&mut self, call: Call) -> Vec<String> {
+    fn end(&mut self, call: Purpose) -> Vec<String> {
         self.input(Input::End { id: self.id(call) })
     }
 
-    fn fail(&mut self, call: Call) -> Vec<String> {
+    fn fail(&mut self, call: Purpose) -> Vec<String> {
         self.input(Input::Failed { id: self.id(call), message: "connection reset".into() })
     }
 
     /// A whole answer: head, body (when not empty), end.
-    fn answer(&mut self, call: Call, status: u16, body: &[u8]) -> Vec<String> {
+    fn answer(&mut self, call: Purpose, status: u16, body: &[u8]) -> Vec<String> {
         let mut v = self.head(call, status);
         if !body.is_empty() {
             v.extend(self.body(call, body));
@@ -210,45 +174,45 @@ const CREATED: &[u8] = br#"{"Id":"c1","Warnings":[]}"#;
 /// A run whose create is out.
 fn at_create(spec: RunSpec) -> Run {
     let mut r = Run::new(spec);
-    r.at(ms(1)).answer(Call::Ping, 200, b"OK");
+    r.at(ms(1)).answer(Purpose::Ping, 200, b"OK");
     r
 }
 
 /// A run whose attach and wait are out.
 fn at_prepare(spec: RunSpec) -> Run {
     let mut r = at_create(spec);
-    r.at(ms(2)).answer(Call::Create, 201, CREATED);
+    r.at(ms(2)).answer(Purpose::Create, 201, CREATED);
     r
 }
 
 /// A run whose start is out.
 fn at_start(spec: RunSpec) -> Run {
     let mut r = at_prepare(spec);
-    r.at(ms(3)).head(Call::Attach, 101);
-    r.head(Call::Wait, 200);
+    r.at(ms(3)).head(Purpose::Attach, 101);
+    r.head(Purpose::Wait, 200);
     r
 }
 
 /// A run whose process runs.
 fn at_running(spec: RunSpec) -> Run {
     let mut r = at_start(spec);
-    r.at(ms(4)).answer(Call::Start, 204, b"");
+    r.at(ms(4)).answer(Purpose::Start, 204, b"");
     r
 }
 
 /// A run whose inspect is out (the process exited 0, output ended).
 fn at_inspect(spec: RunSpec) -> Run {
     let mut r = at_running(spec);
-    r.at(ms(5)).end(Call::Attach);
-    r.body(Call::Wait, br#"{"StatusCode":0}"#);
-    r.end(Call::Wait);
+    r.at(ms(5)).end(Purpose::Attach);
+    r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+    r.end(Purpose::Wait);
     r
 }
 
 /// A run whose remove is out.
 fn at_remove(spec: RunSpec) -> Run {
     let mut r = at_inspect(spec);
-    r.at(ms(6)).answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":0,"OOMKilled":false}}"#);
+    r.at(ms(6)).answer(Purpose::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":0,"OOMKilled":false}}"#);
     r
 }
 
@@ -267,15 +231,15 @@ mod ping {
     fn answered_sends_the_create() {
         let mut r = Run::new(spec());
         assert_eq!(r.log, s(&["send GET /_ping"]));
-        assert_eq!(r.head(Call::Ping, 200), Vec::<String>::new());
-        assert_eq!(r.body(Call::Ping, b"OK"), Vec::<String>::new());
-        assert_eq!(r.end(Call::Ping), s(&["send POST /v1.41/containers/create"]));
+        assert_eq!(r.head(Purpose::Ping, 200), Vec::<String>::new());
+        assert_eq!(r.body(Purpose::Ping, b"OK"), Vec::<String>::new());
+        assert_eq!(r.end(Purpose::Ping), s(&["send POST /v1.41/containers/create"]));
     }
 
     #[test]
     fn an_error_status_ends_the_run_with_nothing_to_clean() {
         let mut r = Run::new(spec());
-        let out = r.answer(Call::Ping, 500, br#"{"message":"down"}"#);
+        let out = r.answer(Purpose::Ping, 500, br#"{"message":"down"}"#);
         assert_eq!(out, s(&["error connecting to the engine: the engine answered 500: down", "done"]));
     }
 
@@ -294,17 +258,17 @@ mod ping {
         assert_eq!(out, s(&["error unexpected: a head for request 99, which was never sent (the run was at ping)"]));
         let out = r.input(Input::Body { id: RequestId(99), data: Bytes::from_static(b"x") });
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(r.answer(Call::Ping, 200, b"OK"), s(&["send POST /v1.41/containers/create"]));
+        assert_eq!(r.answer(Purpose::Ping, 200, b"OK"), s(&["send POST /v1.41/containers/create"]));
     }
 
     #[test]
     fn body_bytes_before_the_head_are_reported_once_and_read() {
         let mut r = Run::new(spec());
-        let out = r.body(Call::Ping, b"O");
+        let out = r.body(Purpose::Ping, b"O");
         assert_eq!(out, s(&["error unexpected: body bytes for request 0 (connecting to the engine) before its head"]));
-        assert_eq!(r.body(Call::Ping, b"K"), Vec::<String>::new(), "once per request");
-        r.head(Call::Ping, 500);
-        let out = r.end(Call::Ping);
+        assert_eq!(r.body(Purpose::Ping, b"K"), Vec::<String>::new(), "once per request");
+        r.head(Purpose::Ping, 500);
+        let out = r.end(Purpose::Ping);
         assert_eq!(out, s(&["error connecting to the engine: the engine answered 500: OK", "done"]));
     }
 }
@@ -319,14 +283,14 @@ mod info {
 
     fn at_info(millis: u64) -> Run {
         let mut r = Run::new(cpus(millis));
-        assert_eq!(r.at(ms(1)).answer(Call::Ping, 200, b"OK"), s(&["send GET /v1.41/info"]));
+        assert_eq!(r.at(ms(1)).answer(Purpose::Ping, 200, b"OK"), s(&["send GET /v1.41/info"]));
         r
     }
 
     #[test]
     fn a_limit_the_host_meets_goes_on_to_the_create() {
         let mut r = at_info(2000);
-        let out = r.answer(Call::Info, 200, br#"{"NCPU":2,"Name":"h"}"#);
+        let out = r.answer(Purpose::Info, 200, br#"{"NCPU":2,"Name":"h"}"#);
         assert_eq!(out.len(), 1, "{out:?}");
         assert!(out[0].starts_with("send POST /v1.41/containers/create"), "{out:?}");
     }
@@ -334,7 +298,7 @@ mod info {
     #[test]
     fn a_limit_above_the_host_is_refused_before_anything_exists() {
         let mut r = at_info(2500);
-        let out = r.answer(Call::Info, 200, br#"{"NCPU":2}"#);
+        let out = r.answer(Purpose::Info, 200, br#"{"NCPU":2}"#);
         let refused = "error invalid CPU limit \"2.5 CPUs, on a host with 2\": is more than the engine's host has";
         assert_eq!(out, s(&[refused, "done"]));
         assert!(matches!(r.outputs.last(), Some(Output::Error(Error::Spec(_)))), "{:?}", r.outputs);
@@ -343,18 +307,18 @@ mod info {
     #[test]
     fn an_answer_without_the_cpus_is_a_typed_error() {
         let mut r = at_info(1000);
-        let out = r.answer(Call::Info, 200, br#"{"Name":"h"}"#);
+        let out = r.answer(Purpose::Info, 200, br#"{"Name":"h"}"#);
         let bad = "error asking the engine about its host: malformed answer from the engine: info: no NCPU";
         assert_eq!(out, s(&[bad, "done"]));
         let mut r = at_info(1000);
-        let out = r.answer(Call::Info, 500, br#"{"message":"down"}"#);
+        let out = r.answer(Purpose::Info, 500, br#"{"message":"down"}"#);
         assert_eq!(out, s(&["error asking the engine about its host: the engine answered 500: down", "done"]));
     }
 
     #[test]
     fn no_limit_no_info() {
         let mut r = Run::new(spec());
-        let out = r.at(ms(1)).answer(Call::Ping, 200, b"OK");
+        let out = r.at(ms(1)).answer(Purpose::Ping, 200, b"OK");
         assert!(out[0].starts_with("send POST /v1.41/containers/create"), "{out:?}");
     }
 
@@ -375,29 +339,29 @@ mod pull {
     #[test]
     fn progress_then_its_end_sends_the_create() {
         let mut r = Run::new(always());
-        let out = r.answer(Call::Ping, 200, b"OK");
+        let out = r.answer(Purpose::Ping, 200, b"OK");
         assert_eq!(
             out,
             s(&["send POST /v1.41/images/create?fromImage=cstream-test&tag=latest", "event ImagePullStart"])
         );
-        r.head(Call::Pull, 200);
+        r.head(Purpose::Pull, 200);
         let line = br#"{"status":"Downloading","id":"l1","progressDetail":{"current":1,"total":2}}"#;
-        assert_eq!(r.body(Call::Pull, &[&line[..], b"\n"].concat()), s(&["event ImagePullProgress"]));
-        assert_eq!(r.end(Call::Pull), s(&["event ImagePullComplete", "send POST /v1.41/containers/create"]));
+        assert_eq!(r.body(Purpose::Pull, &[&line[..], b"\n"].concat()), s(&["event ImagePullProgress"]));
+        assert_eq!(r.end(Purpose::Pull), s(&["event ImagePullComplete", "send POST /v1.41/containers/create"]));
     }
 
     #[test]
     fn an_error_line_fails_the_pull() {
         let mut r = Run::new(always());
-        r.answer(Call::Ping, 200, b"OK");
-        let out = r.answer(Call::Pull, 200, b"{\"error\":\"denied\"}\n");
+        r.answer(Purpose::Ping, 200, b"OK");
+        let out = r.answer(Purpose::Pull, 200, b"{\"error\":\"denied\"}\n");
         assert_eq!(out, s(&["error pulling image cstream-test:latest failed: denied", "done"]));
     }
 
     #[test]
     fn a_cancel_aborts_the_pull_and_ends_the_run() {
         let mut r = Run::new(always());
-        r.answer(Call::Ping, 200, b"OK");
+        r.answer(Purpose::Ping, 200, b"OK");
         assert_eq!(r.cancel(), s(&["abort Pull", "event ProcessEnd", "done"]));
         assert_eq!(r.process_end().reason, EndReason::Cancelled);
     }
@@ -409,7 +373,7 @@ mod create {
     #[test]
     fn created_sends_attach_and_wait_together() {
         let mut r = at_create(spec());
-        let out = r.answer(Call::Create, 201, CREATED);
+        let out = r.answer(Purpose::Create, 201, CREATED);
         let attach = format!("send POST {C}/attach?stream=1&stdin=0&stdout=1&stderr=1");
         let wait = format!("send POST {C}/wait?condition=next-exit");
         assert_eq!(out, vec!["event ContainerCreate".to_string(), attach, wait]);
@@ -418,10 +382,10 @@ mod create {
     #[test]
     fn a_404_pulls_once_then_creates_again() {
         let mut r = at_create(spec());
-        let out = r.answer(Call::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
+        let out = r.answer(Purpose::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
         assert_eq!(out[1], "event ImagePullStart");
-        r.answer(Call::Pull, 200, b"");
-        let out = r.answer(Call::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
+        r.answer(Purpose::Pull, 200, b"");
+        let out = r.answer(Purpose::Create, 404, br#"{"message":"No such image: cstream-test:latest"}"#);
         assert_eq!(
             out,
             s(&["error pulling image cstream-test:latest failed: No such image: cstream-test:latest", "done"])
@@ -432,7 +396,7 @@ mod create {
     fn a_cancel_waits_for_the_answer_then_removes_what_was_made() {
         let mut r = at_create(spec());
         assert_eq!(r.cancel(), Vec::<String>::new(), "the container may be made: the answer is awaited");
-        let out = r.answer(Call::Create, 201, CREATED);
+        let out = r.answer(Purpose::Create, 201, CREATED);
         assert_eq!(
             out,
             vec!["event ContainerCreate".into(), "event ProcessEnd".into(), format!("send DELETE {C}?force=1&v=1")]
@@ -443,22 +407,22 @@ mod create {
     #[test]
     fn a_failure_inside_the_engine_sweeps_by_label() {
         let mut r = at_create(spec());
-        let out = r.answer(Call::Create, 500, br#"{"message":"boom"}"#);
+        let out = r.answer(Purpose::Create, 500, br#"{"message":"boom"}"#);
         assert_eq!(out[0], "error creating the container: the engine answered 500: boom");
         assert!(out[1].starts_with("send GET /v1.41/containers/json?all=1&filters="), "{out:?}");
-        assert_eq!(r.answer(Call::List, 200, b"[]"), s(&["done"]));
+        assert_eq!(r.answer(Purpose::Sweep, 200, b"[]"), s(&["done"]));
     }
 
     #[test]
     fn bytes_after_the_end_are_reported() {
         let mut r = at_create(spec());
-        r.answer(Call::Create, 201, CREATED);
-        let out = r.body(Call::Create, b"late");
+        r.answer(Purpose::Create, 201, CREATED);
+        let out = r.body(Purpose::Create, b"late");
         assert_eq!(
             out,
             s(&["error unexpected: body bytes for request 1, whose answer had ended (the run was at prepare)"])
         );
-        let out = r.end(Call::Create);
+        let out = r.end(Purpose::Create);
         assert_eq!(
             out,
             s(&["error unexpected: an end for request 1, whose answer had ended (the run was at prepare)"])
@@ -472,11 +436,11 @@ mod prepare {
     #[test]
     fn start_waits_for_both_attach_and_wait() {
         let mut r = at_prepare(spec());
-        assert_eq!(r.head(Call::Attach, 101), Vec::<String>::new());
-        assert_eq!(r.head(Call::Wait, 200), vec![format!("send POST {C}/start")]);
+        assert_eq!(r.head(Purpose::Attach, 101), Vec::<String>::new());
+        assert_eq!(r.head(Purpose::Wait, 200), vec![format!("send POST {C}/start")]);
         let mut r = at_prepare(spec());
-        assert_eq!(r.head(Call::Wait, 200), Vec::<String>::new());
-        assert_eq!(r.head(Call::Attach, 101), vec![format!("send POST {C}/start")]);
+        assert_eq!(r.head(Purpose::Wait, 200), Vec::<String>::new());
+        assert_eq!(r.head(Purpose::Attach, 101), vec![format!("send POST {C}/start")]);
     }
 
     #[test]
@@ -486,7 +450,7 @@ mod prepare {
         r.m.write_stdin(Bytes::from_static(b"abc")).unwrap();
         r.m.close_stdin().unwrap();
         assert_eq!(r.drain(), Vec::<String>::new());
-        assert_eq!(r.head(Call::Attach, 101), s(&["write 3", "close-write"]));
+        assert_eq!(r.head(Purpose::Attach, 101), s(&["write 3", "close-write"]));
     }
 
     #[test]
@@ -494,7 +458,7 @@ mod prepare {
         let spec = RunSpec::builder("cstream-test:latest").stdin(true).build().unwrap();
         let mut r = at_create(spec);
         r.m.write_stdin(Bytes::from_static(b"abc")).unwrap();
-        let out = r.answer(Call::Create, 403, br#"{"message":"no"}"#);
+        let out = r.answer(Purpose::Create, 403, br#"{"message":"no"}"#);
         assert!(out.contains(&"ack 0 the process has ended".to_string()), "{out:?}");
         assert_eq!(r.log.iter().filter(|l| l.starts_with("ack")).count(), 1, "{:?}", r.log);
     }
@@ -502,7 +466,7 @@ mod prepare {
     #[test]
     fn a_refused_attach_is_a_failed_start_and_the_container_is_removed() {
         let mut r = at_prepare(spec());
-        let out = r.answer(Call::Attach, 500, br#"{"message":"no"}"#);
+        let out = r.answer(Purpose::Attach, 500, br#"{"message":"no"}"#);
         let remove = format!("send DELETE {C}?force=1&v=1");
         let want = vec![
             "error attaching to the container: the engine answered 500: no".to_string(),
@@ -533,13 +497,13 @@ mod prepare {
     #[test]
     fn a_second_head_is_reported_and_start_is_sent_once() {
         let mut r = at_prepare(spec());
-        r.head(Call::Attach, 101);
-        let out = r.head(Call::Attach, 101);
+        r.head(Purpose::Attach, 101);
+        let out = r.head(Purpose::Attach, 101);
         assert_eq!(
             out,
             s(&["error unexpected: a second head (101) for request 2 (attaching to the container), which had 101"])
         );
-        r.head(Call::Wait, 200);
+        r.head(Purpose::Wait, 200);
         assert_eq!(r.log.iter().filter(|l| l.ends_with("/start")).count(), 1);
     }
 }
@@ -550,24 +514,24 @@ mod start {
     #[test]
     fn answered_the_process_runs() {
         let mut r = at_start(spec());
-        assert_eq!(r.answer(Call::Start, 204, b""), s(&["event ProcessStart"]));
+        assert_eq!(r.answer(Purpose::Start, 204, b""), s(&["event ProcessStart"]));
     }
 
     #[test]
     fn output_may_overtake_the_answer() {
         let mut r = at_start(spec());
-        let out = r.body(Call::Attach, &frame(1, b"hi\n"));
+        let out = r.body(Purpose::Attach, &frame(1, b"hi\n"));
         assert_eq!(out, s(&["event ProcessStart", "event Output"]));
-        assert_eq!(r.answer(Call::Start, 204, b""), Vec::<String>::new(), "started once");
+        assert_eq!(r.answer(Purpose::Start, 204, b""), Vec::<String>::new(), "started once");
     }
 
     #[test]
     fn the_wait_may_overtake_the_answer() {
         let mut r = at_start(spec());
-        r.body(Call::Wait, br#"{"StatusCode":3}"#);
-        assert_eq!(r.end(Call::Wait), Vec::<String>::new());
-        assert_eq!(r.end(Call::Attach), Vec::<String>::new());
-        let out = r.answer(Call::Start, 204, b"");
+        r.body(Purpose::Wait, br#"{"StatusCode":3}"#);
+        assert_eq!(r.end(Purpose::Wait), Vec::<String>::new());
+        assert_eq!(r.end(Purpose::Attach), Vec::<String>::new());
+        let out = r.answer(Purpose::Start, 204, b"");
         assert_eq!(out, vec!["event ProcessStart".to_string(), format!("send GET {C}/json")]);
     }
 
@@ -575,7 +539,7 @@ mod start {
     fn a_cancel_is_acted_on_once_the_process_runs() {
         let mut r = at_start(spec());
         assert_eq!(r.cancel(), Vec::<String>::new());
-        let out = r.answer(Call::Start, 204, b"");
+        let out = r.answer(Purpose::Start, 204, b"");
         assert_eq!(out, vec!["event ProcessStart".to_string(), format!("send POST {C}/kill?signal=SIGTERM")]);
     }
 
@@ -583,7 +547,7 @@ mod start {
     fn refused_it_ends_the_process_unstarted_with_the_shell_code() {
         let mut r = at_start(spec());
         let msg = br#"{"message":"exec: \"nope\": executable file not found in $PATH"}"#;
-        let out = r.answer(Call::Start, 400, msg);
+        let out = r.answer(Purpose::Start, 400, msg);
         assert_eq!(out.last().unwrap(), &format!("send DELETE {C}?force=1&v=1"));
         assert_eq!(r.process_end().reason, EndReason::StartFailed);
         assert_eq!(r.process_end().exit_code, Some(127));
@@ -596,17 +560,17 @@ mod running {
     #[test]
     fn output_then_exit_then_its_end_inspects() {
         let mut r = at_running(spec());
-        assert_eq!(r.body(Call::Attach, &frame(2, b"e")), s(&["event Output"]));
-        r.body(Call::Wait, br#"{"StatusCode":0}"#);
-        assert_eq!(r.end(Call::Wait), Vec::<String>::new(), "the output is still open");
-        assert_eq!(r.end(Call::Attach), vec![format!("send GET {C}/json")]);
+        assert_eq!(r.body(Purpose::Attach, &frame(2, b"e")), s(&["event Output"]));
+        r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+        assert_eq!(r.end(Purpose::Wait), Vec::<String>::new(), "the output is still open");
+        assert_eq!(r.end(Purpose::Attach), vec![format!("send GET {C}/json")]);
     }
 
     #[test]
     fn an_exit_with_the_output_still_open_drains_until_the_deadline() {
         let mut r = at_running(spec());
-        r.body(Call::Wait, br#"{"StatusCode":0}"#);
-        r.end(Call::Wait);
+        r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+        r.end(Purpose::Wait);
         let drain = r.deadline().unwrap();
         let out = r.at(drain).timeout();
         assert_eq!(out[0], "abort Attach");
@@ -626,11 +590,11 @@ mod running {
     fn sigkill_follows_the_grace_and_a_silent_engine_is_given_up_on() {
         let mut r = at_running(spec());
         r.cancel();
-        r.answer(Call::Kill, 204, b"");
+        r.answer(Purpose::Kill, 204, b"");
         let kill_at = r.deadline().unwrap();
         assert_eq!(kill_at, ms(4) + secs(10));
         assert_eq!(r.at(kill_at).timeout(), vec![format!("send POST {C}/kill?signal=SIGKILL")]);
-        r.answer(Call::Kill, 204, b"");
+        r.answer(Purpose::Kill, 204, b"");
         let give_up = r.deadline().unwrap();
         let out = r.at(give_up).timeout();
         assert!(out.iter().any(|l| l.starts_with("error stopping the container: no answer")), "{out:?}");
@@ -643,7 +607,7 @@ mod running {
         let mut r = at_running(spec);
         assert_eq!(r.m.resize(r.now, TtySize { cols: 80, rows: 24 }), Ok(CommandId(0)));
         assert_eq!(r.drain(), vec![format!("send POST {C}/resize?h=24&w=80"), "event TerminalResize".into()]);
-        assert_eq!(r.answer(Call::Resize, 200, b""), s(&["ack 0 ok"]), "acknowledged once its answer is complete");
+        assert_eq!(r.answer(Purpose::Resize, 200, b""), s(&["ack 0 ok"]), "acknowledged once its answer is complete");
     }
 
     fn resizing() -> Run {
@@ -660,7 +624,7 @@ mod running {
     #[test]
     fn a_refused_resize_is_acknowledged_once_with_the_engines_message() {
         let mut r = resizing();
-        let out = r.answer(Call::Resize, 500, br#"{"message":"cannot resize"}"#);
+        let out = r.answer(Purpose::Resize, 500, br#"{"message":"cannot resize"}"#);
         assert_eq!(out, s(&["ack 0 resizing the terminal: the engine answered 500: cannot resize"]));
         assert!(!r.log.iter().any(|l| l.starts_with("error")), "{:?}", r.log);
     }
@@ -668,16 +632,16 @@ mod running {
     #[test]
     fn a_lost_resize_is_acknowledged_once_with_the_transport_failure() {
         let mut r = resizing();
-        let out = r.fail(Call::Resize);
+        let out = r.fail(Purpose::Resize);
         assert_eq!(out, s(&["ack 0 resizing the terminal: connection to the engine failed: connection reset"]));
     }
 
     #[test]
     fn a_resize_out_when_the_process_ends_is_refused() {
         let mut r = resizing();
-        r.at(ms(5)).end(Call::Attach);
-        r.body(Call::Wait, br#"{"StatusCode":0}"#);
-        let out = r.end(Call::Wait);
+        r.at(ms(5)).end(Purpose::Attach);
+        r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+        let out = r.end(Purpose::Wait);
         assert!(out.contains(&"ack 0 the process has ended".to_string()), "{out:?}");
         assert_eq!(r.log.iter().filter(|l| l.starts_with("ack")).count(), 1, "{:?}", r.log);
     }
@@ -708,12 +672,12 @@ mod running {
     #[test]
     fn a_second_end_of_the_start_is_reported() {
         let mut r = at_running(spec());
-        let out = r.end(Call::Start);
+        let out = r.end(Purpose::Start);
         assert_eq!(
             out,
             s(&["error unexpected: an end for request 4, whose answer had ended (the run was at running)"])
         );
-        assert_eq!(r.body(Call::Attach, &frame(1, b"x")), s(&["event Output"]), "the run goes on");
+        assert_eq!(r.body(Purpose::Attach, &frame(1, b"x")), s(&["event Output"]), "the run goes on");
     }
 }
 
@@ -723,7 +687,7 @@ mod inspect {
     #[test]
     fn the_exit_code_ends_the_process_and_removes() {
         let mut r = at_inspect(spec());
-        let out = r.answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":3,"OOMKilled":true}}"#);
+        let out = r.answer(Purpose::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":3,"OOMKilled":true}}"#);
         assert_eq!(out, vec!["event ProcessEnd".to_string(), format!("send DELETE {C}?force=1&v=1")]);
         assert_eq!(r.process_end().exit_code, Some(3));
         assert!(r.process_end().oom_killed);
@@ -732,10 +696,10 @@ mod inspect {
     #[test]
     fn a_container_still_running_is_waited_for_again() {
         let mut r = at_inspect(spec());
-        let out = r.answer(Call::Inspect, 200, br#"{"State":{"Status":"running","ExitCode":0}}"#);
+        let out = r.answer(Purpose::Inspect, 200, br#"{"State":{"Status":"running","ExitCode":0}}"#);
         assert_eq!(out, vec![format!("send POST {C}/wait?condition=not-running")]);
-        r.answer(Call::Wait, 200, br#"{"StatusCode":9}"#);
-        r.answer(Call::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":9}}"#);
+        r.answer(Purpose::Wait, 200, br#"{"StatusCode":9}"#);
+        r.answer(Purpose::Inspect, 200, br#"{"State":{"Status":"exited","ExitCode":9}}"#);
         assert_eq!(r.process_end().exit_code, Some(9));
     }
 
@@ -755,14 +719,14 @@ mod remove {
     #[test]
     fn removed_the_run_is_done() {
         let mut r = at_remove(spec());
-        assert_eq!(r.answer(Call::Remove, 204, b""), s(&["event ContainerRemove", "done"]));
+        assert_eq!(r.answer(Purpose::Remove, 204, b""), s(&["event ContainerRemove", "done"]));
         assert!(r.m.is_done());
     }
 
     #[test]
     fn a_transport_failure_is_retried_after_a_backoff() {
         let mut r = at_remove(spec());
-        assert_eq!(r.fail(Call::Remove), Vec::<String>::new());
+        assert_eq!(r.fail(Purpose::Remove), Vec::<String>::new());
         assert_eq!(r.deadline(), Some(ms(6) + ms(500)));
         assert_eq!(r.at(ms(506)).timeout(), vec![format!("send DELETE {C}?force=1&v=1")]);
     }
@@ -770,7 +734,7 @@ mod remove {
     #[test]
     fn an_error_status_is_reported_and_the_run_ends() {
         let mut r = at_remove(spec());
-        let out = r.answer(Call::Remove, 500, br#"{"message":"busy"}"#);
+        let out = r.answer(Purpose::Remove, 500, br#"{"message":"busy"}"#);
         assert_eq!(out, s(&["error removing the container: the engine answered 500: busy", "done"]));
     }
 
@@ -788,12 +752,12 @@ mod remove {
     fn no_sigkill_is_sent_after_the_remove_began() {
         let mut r = at_running(spec());
         r.cancel();
-        r.fail(Call::Attach);
+        r.fail(Purpose::Attach);
         assert!(r.log.last().unwrap().starts_with("send DELETE"), "{:?}", r.log);
         // The remove fails while the engine restarts; its retries run past the grace.
         let mut t = r.now;
         for _ in 0..8 {
-            r.fail(Call::Remove);
+            r.fail(Purpose::Remove);
             t = r.deadline().unwrap().max(t);
             r.at(t).timeout();
         }
@@ -809,12 +773,12 @@ mod sweep {
     #[test]
     fn each_listed_container_of_the_run_is_removed() {
         let mut r = at_create(spec());
-        r.fail(Call::Create);
+        r.fail(Purpose::Create);
         let listed =
             br#"[{"Id":"x1","Labels":{"io.cstream.run":"run-1"}},{"Id":"x2","Labels":{"io.cstream.run":"other"}}]"#;
-        let out = r.answer(Call::List, 200, listed);
+        let out = r.answer(Purpose::Sweep, 200, listed);
         assert_eq!(out, s(&["send DELETE /v1.41/containers/x1?force=1&v=1"]));
-        assert_eq!(r.answer(Call::Remove, 204, b""), s(&["done"]));
+        assert_eq!(r.answer(Purpose::Remove, 204, b""), s(&["done"]));
     }
 }
 
@@ -824,7 +788,7 @@ mod done {
     #[test]
     fn every_input_is_ignored() {
         let mut r = at_remove(spec());
-        r.answer(Call::Remove, 204, b"");
+        r.answer(Purpose::Remove, 204, b"");
         assert!(r.done);
         for id in [0, 2, 99] {
             assert_eq!(r.input(Input::End { id: RequestId(id) }), s(&["done"]));
@@ -837,10 +801,10 @@ mod done {
     #[test]
     fn inputs_about_aborted_requests_are_ignored_as_the_contract_says() {
         let mut r = at_running(spec());
-        r.fail(Call::Attach);
+        r.fail(Purpose::Attach);
         assert!(r.log.contains(&"abort Wait".to_string()), "{:?}", r.log);
-        r.body(Call::Wait, br#"{"StatusCode":0}"#);
-        r.end(Call::Wait);
+        r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+        r.end(Purpose::Wait);
         assert!(r.unexpected().is_empty(), "{:?}", r.unexpected());
     }
 }
@@ -851,7 +815,7 @@ mod abandon {
 
     fn removal(r: &mut Run) -> Option<String> {
         let req = r.m.abandon()?;
-        assert_eq!(call_of(&req), Call::Remove);
+        assert_eq!(purpose_of(req.method, &req.path), Purpose::Remove);
         Some(format!("{} {}", req.method.as_str(), req.path))
     }
 
@@ -884,7 +848,7 @@ mod abandon {
     #[test]
     fn a_removed_container_is_not_removed_again() {
         let mut r = at_remove(spec());
-        r.answer(Call::Remove, 204, b"");
+        r.answer(Purpose::Remove, 204, b"");
         assert_eq!(removal(&mut r), None);
     }
 
