@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::events::*;
 use common::*;
 use cstream_engine::{Coalesce, Event, EventKind, Stream};
 use futures_util::StreamExt;
@@ -34,41 +35,6 @@ async fn every_event(target: Target, spec: cstream_engine::core::spec::RunSpecBu
     });
     assert_eq!(end.and_then(|p| p.exit_code), Some(0), "{target:?}: {names:?}");
     events
-}
-
-fn position(events: &[Event], name: &str) -> usize {
-    events.iter().position(|e| e.kind.name() == name).unwrap_or_else(|| panic!("no {name}"))
-}
-
-/// The Output events, as (stream, bytes).
-fn outputs(events: &[Event]) -> Vec<(Stream, Vec<u8>)> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Output { stream, data } => Some((*stream, data.to_vec())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn joined(outputs: &[(Stream, Vec<u8>)], stream: Stream) -> Vec<u8> {
-    outputs.iter().filter(|(s, _)| *s == stream).flat_map(|(_, d)| d.clone()).collect()
-}
-
-/// What `for i in $(seq 1 n); do echo $prefix$i; done` writes, one write per line.
-fn numbers(prefix: &str, n: u32) -> Vec<u8> {
-    (1..=n).map(|i| format!("{prefix}{i}\n")).collect::<String>().into_bytes()
-}
-
-/// 50 lines, one write each, 20 ms apart: a process whose output trickles,
-/// which is what coalescing is for. The pause is the process's behaviour
-/// under test, not a wait for anything.
-const PACED: &str = "for i in $(seq 1 50); do echo $i; sleep 0.02; done";
-
-/// A coalescing that only a stream switch, a full buffer or the end flushes:
-/// the interval is far longer than the run.
-fn held(max_buffer: usize) -> Coalesce {
-    Coalesce { flush_interval: Duration::from_secs(600), max_buffer }
 }
 
 /// A process that runs 1.2 s with a 300 ms heartbeat: heartbeats come between

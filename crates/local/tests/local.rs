@@ -3,10 +3,14 @@
 //! apart); the rest are about local processes: environment, signals to the
 //! group, grandchildren, prompt output, a pseudo-terminal, stdin, zombies.
 
+#[path = "../../engine/tests/common/events.rs"]
+mod events;
+
 use std::time::Duration;
 
 use cstream_driver_hyper::{Coalesce, EndReason, Error, Event, EventKind, ProcessEnd, Run, RunSpec, Stream};
 use cstream_local::{EnvMode, LocalProcess};
+use events::{PACED, held, joined, numbers, outputs, position};
 use futures_util::StreamExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,40 +400,6 @@ async fn every_event(p: LocalProcess) -> Vec<Event> {
     });
     assert_eq!(end, Some(0), "{events:?}");
     events
-}
-
-fn position(events: &[Event], name: &str) -> usize {
-    events.iter().position(|e| e.kind.name() == name).unwrap_or_else(|| panic!("no {name}"))
-}
-
-/// The Output events, as (stream, bytes).
-fn outputs(events: &[Event]) -> Vec<(Stream, Vec<u8>)> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Output { stream, data } => Some((*stream, data.to_vec())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn joined(outputs: &[(Stream, Vec<u8>)], stream: Stream) -> Vec<u8> {
-    outputs.iter().filter(|(s, _)| *s == stream).flat_map(|(_, d)| d.clone()).collect()
-}
-
-/// What `for i in $(seq 1 n); do echo $prefix$i; done` writes, one write per line.
-fn numbers(prefix: &str, n: u32) -> Vec<u8> {
-    (1..=n).map(|i| format!("{prefix}{i}\n")).collect::<String>().into_bytes()
-}
-
-/// 50 lines, one write each, 20 ms apart: a process whose output trickles,
-/// which is what coalescing is for. The pause is the process's behaviour
-/// under test, not a wait for anything.
-const PACED: &str = "for i in $(seq 1 50); do echo $i; sleep 0.02; done";
-
-/// A coalescing that only a stream switch, a full buffer or the end flushes.
-fn held(max_buffer: usize) -> Coalesce {
-    Coalesce { flush_interval: Duration::from_secs(600), max_buffer }
 }
 
 fn sh(script: &str) -> LocalProcess {
