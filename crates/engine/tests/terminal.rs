@@ -93,7 +93,12 @@ async fn terminal_size_first_and_after_a_resize(target: Target) {
             "i=0; while [ -z \"$(stty size 2>/dev/null)\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; stty size"
         }
     };
-    let script = format!("{first}; read _; stty size");
+    // Podman's resize is answered once conmon is told, not once the terminal
+    // has its size: after the acknowledged resize, the process looks until it
+    // sees the new size (5 s at most, then reads whatever it has).
+    let after =
+        "i=0; while [ \"$(stty size)\" != '50 120' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
+    let script = format!("{first}; read _; {after}");
     let s = spec(&target)
         .label("cstream.test", &label)
         .tty(true)
