@@ -1,6 +1,6 @@
 //! A handle to one engine: shared by many runs at once.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use crate::connect::Connector;
 use crate::error::Error;
 use crate::exchange::{describe, http_request};
+use crate::known::Known;
 use crate::owner::{Liveness, Owner};
 use crate::pool::Pool;
 use crate::run::{Run, pair};
@@ -33,8 +34,7 @@ struct Inner {
     pool: Arc<Pool>,
     /// The API version to speak instead of negotiating one.
     pinned: Option<ApiVersion>,
-    info: OnceLock<EngineInfo>,
-    host_cpus: OnceLock<u64>,
+    known: Arc<Known>,
 }
 
 /// A whole answer to [`Engine::call`]: its HTTP status, headers and body.
@@ -74,7 +74,10 @@ impl Version {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("endpoint", &self.endpoint()).field("info", &self.inner.info.get()).finish()
+        f.debug_struct("Engine")
+            .field("endpoint", &self.endpoint())
+            .field("info", &self.inner.known.info.get())
+            .finish()
     }
 }
 
@@ -82,7 +85,7 @@ impl Engine {
     /// An engine reached through `connector`. Nothing is sent until it is used.
     pub fn new(connector: impl Connector) -> Engine {
         let pool = Arc::new(Pool::new(Arc::new(connector)));
-        Engine { inner: Arc::new(Inner { pool, pinned: None, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
+        Engine { inner: Arc::new(Inner { pool, pinned: None, known: Arc::default() }) }
     }
 
     /// This engine, spoken to in API version `version` rather than the one
@@ -92,7 +95,7 @@ impl Engine {
     pub fn with_api_version(self, version: ApiVersion) -> Engine {
         let pool = self.inner.pool.clone();
         let pinned = Some(version);
-        Engine { inner: Arc::new(Inner { pool, pinned, info: OnceLock::new(), host_cpus: OnceLock::new() }) }
+        Engine { inner: Arc::new(Inner { pool, pinned, known: Arc::default() }) }
     }
 
     /// The API version this engine was told to speak, if any.
@@ -107,7 +110,7 @@ impl Engine {
 
     /// What the last ping learned: Docker or Podman, the API version in use.
     pub fn info(&self) -> Option<&EngineInfo> {
-        self.inner.info.get()
+        self.inner.known.info.get()
     }
 
     /// Pings the engine: is it there, Docker or Podman, and which API
@@ -116,7 +119,7 @@ impl Engine {
         let (status, headers, body) = self.call_inner(requests::ping()).await?;
         let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")));
         let info = answers::ping(status, pairs, &body, self.inner.pinned).map_err(|e| self.failed(e))?;
-        let _ = self.inner.info.set(info.clone());
+        let _ = self.inner.known.info.set(info.clone());
         Ok(info)
     }
 
@@ -143,13 +146,13 @@ impl Engine {
 
     /// How many CPUs the engine's host has (`GET /info`, asked once).
     pub async fn host_cpus(&self) -> Result<u64, Error> {
-        if let Some(n) = self.inner.host_cpus.get() {
+        if let Some(n) = self.inner.known.host_cpus.get() {
             return Ok(*n);
         }
         let api = self.api().await?;
         let body = self.call_ok(Phase::HostInfo, requests::info(api)).await?;
         let n = HostInfo::parse(&body).map_err(|e| self.failed(e.in_phase(Phase::HostInfo)))?.cpus;
-        let _ = self.inner.host_cpus.set(n);
+        let _ = self.inner.known.host_cpus.set(n);
         Ok(n)
     }
 
@@ -255,13 +258,13 @@ impl Engine {
         }
         let owner = Owner::this_process().map(|o| o.to_string());
         let run = RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner };
-        let machine = match (self.info(), self.pinned_api_version()) {
-            (Some(info), _) => Machine::with_engine(spec, run, info.clone(), Duration::ZERO),
+        let machine = match (self.inner.known.engine(), self.pinned_api_version()) {
+            (Some(info), _) => Machine::with_engine(spec, run, info, Duration::ZERO),
             (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
         let (run, driver) = pair();
-        task::spawn(driver, self.inner.pool.clone(), machine, transcript);
+        task::spawn(driver, self.inner.pool.clone(), self.inner.known.clone(), machine, transcript);
         run
     }
 

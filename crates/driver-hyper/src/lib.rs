@@ -66,6 +66,7 @@ mod control;
 mod engine;
 mod error;
 mod exchange;
+mod known;
 mod output;
 mod owner;
 mod pool;

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use crate::control::{Ack, Control, ResizeAck, RunDriver};
 use crate::error::Error;
 use crate::exchange::{StdinOp, exchange};
+use crate::known::Known;
 use crate::pool::Pool;
 use crate::transcript::Transcript;
 
@@ -36,11 +37,18 @@ const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runtime, for the
 /// # Panics
 ///
 /// Outside a Tokio runtime, with [`NO_RUNTIME`]'s message.
-pub(crate) fn spawn(driver: RunDriver, pool: Arc<Pool>, machine: Machine, transcript: Option<Transcript>) {
+pub(crate) fn spawn(
+    driver: RunDriver,
+    pool: Arc<Pool>,
+    known: Arc<Known>,
+    machine: Machine,
+    transcript: Option<Transcript>,
+) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{NO_RUNTIME}") };
     let task = Task {
         machine,
         pool,
+        known,
         start: Instant::now(),
         events: driver.events,
         detached: false,
@@ -57,6 +65,8 @@ struct Task {
     machine: Machine,
     /// Connections for the machine's requests.
     pool: Arc<Pool>,
+    /// What runs on this engine learned, to keep what this one learns.
+    known: Arc<Known>,
     start: Instant,
     events: mpsc::Sender<Result<Event, Error>>,
     /// The consumer is gone: events are dropped, the run is being torn down.
@@ -101,6 +111,7 @@ impl Task {
                         t.input(now, &input);
                     }
                     self.machine.handle_input(now, input);
+                    self.known.learn(&self.machine);
                 }
                 () = sleep => {
                     let now = self.now();

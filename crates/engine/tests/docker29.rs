@@ -286,3 +286,21 @@ async fn stdin_reaches_the_process() {
     all_spoke(&fake, "1.52");
     assert_eq!(fake.containers(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ping_and_one_info_serve_every_run_on_an_engine() {
+    let fake = FakeDocker29::start().await;
+    let engine = cstream_engine::engine(&fake.endpoint(), Remote::Refuse).unwrap();
+    for _ in 0..3 {
+        let s = run(&engine, spec("fake:latest").cpu_millis(1500).build().unwrap()).await;
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.end().exit_code, Some(0));
+    }
+    // The host's 2 CPUs are known by now: a limit above them is refused without asking again.
+    let s = run(&engine, spec("fake:latest").cpu_millis(3000).build().unwrap()).await;
+    let refused = s.errors.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert!(refused.iter().any(|e| e.contains("3 CPUs, on a host with 2")), "{refused:?}");
+    let count = |p: &str| paths(&fake).iter().filter(|q| q.ends_with(p)).count();
+    assert_eq!((count("/_ping"), count("/info")), (1, 1), "{:#?}", fake.requests());
+    assert_eq!(fake.containers(), 0);
+}

@@ -49,7 +49,10 @@ struct Run {
 
 impl Run {
     fn new(spec: RunSpec) -> Run {
-        let m = Machine::new(spec, run_info(), Duration::ZERO);
+        Run::on(Machine::new(spec, run_info(), Duration::ZERO))
+    }
+
+    fn on(m: Machine) -> Run {
         let mut r = Run { m, now: Duration::ZERO, sent: Vec::new(), log: Vec::new(), outputs: Vec::new(), done: false };
         r.drain();
         r
@@ -313,6 +316,29 @@ mod info {
         let mut r = at_info(1000);
         let out = r.answer(Purpose::Info, 500, br#"{"message":"down"}"#);
         assert_eq!(out, s(&["error asking the engine about its host: the engine answered 500: down", "done"]));
+    }
+
+    #[test]
+    fn the_answer_is_kept_with_the_engine() {
+        let mut r = at_info(2000);
+        r.answer(Purpose::Info, 200, br#"{"NCPU":2}"#);
+        assert_eq!(r.m.engine().and_then(|e| e.host_cpus), Some(2));
+    }
+
+    #[test]
+    fn a_host_already_known_is_not_asked_again() {
+        let pinged = |millis| {
+            let mut r = Run::new(cpus(millis));
+            r.at(ms(1)).answer(Purpose::Ping, 200, b"OK");
+            let mut engine = r.m.engine().unwrap().clone();
+            engine.host_cpus = Some(2);
+            Run::on(Machine::with_engine(cpus(millis), run_info(), engine, Duration::ZERO))
+        };
+        let r = pinged(2000);
+        assert_eq!(r.log.len(), 1, "{:?}", r.log);
+        assert!(r.log[0].starts_with("send POST /v1.41/containers/create"), "{:?}", r.log);
+        let refused = "error invalid CPU limit \"2.5 CPUs, on a host with 2\": is more than the engine's host has";
+        assert_eq!(pinged(2500).log, s(&[refused, "done"]));
     }
 
     #[test]

@@ -189,7 +189,11 @@ pub enum EngineKind {
     Podman,
 }
 
-/// What a ping told about the engine.
+/// What a run knows about the engine: what a ping told, and what `GET /info`
+/// told once a run needed it. A machine started
+/// [`with_engine`](crate::Machine::with_engine) asks for neither again, so
+/// a driver that keeps the [`engine`](crate::Machine::engine) a run learned
+/// spares the next runs the requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineInfo {
     /// Docker or Podman.
@@ -198,6 +202,9 @@ pub struct EngineInfo {
     pub engine_api: ApiVersion,
     /// The version to speak (see [`ApiVersion::negotiate`]).
     pub api: ApiVersion,
+    /// How many CPUs the engine's host has, once an `info` answer said
+    /// (asked only for a run with a CPU limit).
+    pub host_cpus: Option<u64>,
 }
 
 impl EngineInfo {
@@ -220,7 +227,7 @@ impl EngineInfo {
         let engine_api: ApiVersion = version.ok_or(VersionError::Missing)?.parse().map_err(VersionError::Unreadable)?;
         let api = ApiVersion::negotiate(engine_api, pinned)?;
         let kind = if podman { EngineKind::Podman } else { EngineKind::Docker };
-        Ok(EngineInfo { kind, engine_api, api })
+        Ok(EngineInfo { kind, engine_api, api, host_cpus: None })
     }
 
     /// Whether the engine takes the terminal size in the create body

@@ -79,6 +79,9 @@ impl Machine {
             return self.fail(now, Error::Spec(e));
         }
         // A CPU limit the host cannot meet: refused before anything exists.
+        if let Some(cpus) = self.engine.as_ref().and_then(|e| e.host_cpus) {
+            return self.host_known(now, HostInfo { cpus });
+        }
         if self.spec.cpu_millis().is_some() {
             self.move_to(State::Info);
             let req = requests::info(self.api());
@@ -90,6 +93,9 @@ impl Machine {
 
     /// The host's CPUs are known: a CPU limit above them is refused.
     fn host_known(&mut self, now: Duration, host: HostInfo) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.host_cpus = Some(host.cpus);
+        }
         let millis = self.spec.cpu_millis().unwrap_or_default();
         if millis > host.cpus.saturating_mul(1000) {
             let value = format!("{} CPUs, on a host with {}", millis as f64 / 1000.0, host.cpus);
