@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub struct Event {
     /// The caller's clock when the event was produced.
     pub at: Duration,
-    /// What happened.
+    #[allow(missing_docs)]
     pub kind: EventKind,
 }
 
@@ -27,25 +27,27 @@ pub struct Event {
 pub enum EventKind {
     /// The engine began pulling an image.
     ImagePullStart {
-        /// The image reference being pulled.
+        /// The spec's image as [`ImageRef`](crate::spec::ImageRef) shows it:
+        /// `alpine` becomes `alpine:latest`.
         image: String,
     },
     /// Progress of an image pull, rate-limited per layer.
     ImagePullProgress(PullProgress),
     /// The pull finished successfully.
     ImagePullComplete {
-        /// The image reference that was pulled.
+        /// As in `ImagePullStart`.
         image: String,
         /// The content digest the engine reported, when it did.
         digest: Option<String>,
-        /// How long the pull took.
+        /// From sending the pull to the end of its answer, on the caller's clock.
         duration: Duration,
     },
     /// The container exists (it has not started yet).
     ContainerCreate {
-        /// The engine's container id.
+        /// The id from the create's answer; `ProcessStart` and
+        /// `ContainerRemove` carry the same one.
         id: String,
-        /// The image it was created from.
+        /// The spec's image, as in `ImagePullStart`.
         image: String,
     },
     /// The process is running.
@@ -60,9 +62,11 @@ pub enum EventKind {
     },
     /// Bytes the process wrote.
     Output {
-        /// Which stream they came from.
+        /// `Stdout` or `Stderr` as the engine's frame header says; `Tty` for
+        /// all output of a run with a terminal, where the two are one.
         stream: Stream,
-        /// The bytes, exactly as written.
+        /// The bytes, exactly as written, in pieces that need not end at a
+        /// line or a UTF-8 character: join them before reading text.
         data: Bytes,
     },
     /// The process is still running; sent at the configured interval.
@@ -70,16 +74,20 @@ pub enum EventKind {
         /// Time since the process started.
         elapsed: Duration,
     },
-    /// The terminal size was set.
+    /// The terminal size was set. A container run reports it when the
+    /// resize is sent (or the size went in the create body), before the
+    /// engine has confirmed it; a local run once the size is applied.
     TerminalResize {
-        /// The new size.
+        #[allow(missing_docs)]
         size: TtySize,
     },
     /// The process is over.
     ProcessEnd(ProcessEnd),
-    /// The container is gone.
+    /// The engine answered the remove (a 404 or 409, already gone or going,
+    /// counts). Not sent when the spec keeps the container, nor for what the
+    /// sweep after a create of unknown outcome removes.
     ContainerRemove {
-        /// The engine's container id.
+        /// The id `ContainerCreate` reported.
         id: String,
     },
 }
@@ -114,9 +122,9 @@ pub enum ProcessId {
 /// Where output came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Stream {
-    /// Standard output.
+    #[allow(missing_docs)]
     Stdout,
-    /// Standard error.
+    #[allow(missing_docs)]
     Stderr,
     /// A terminal: stdout and stderr merged by the pseudo-terminal.
     Tty,
@@ -124,23 +132,23 @@ pub enum Stream {
 
 /// A terminal size in character cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
 pub struct TtySize {
-    /// Columns.
     pub cols: u16,
-    /// Rows.
     pub rows: u16,
 }
 
 /// Pull progress of one layer, with totals over all layers seen so far.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullProgress {
-    /// The image being pulled.
+    /// As in `ImagePullStart`.
     pub image: String,
     /// The layer id this line is about; empty for image-wide status lines.
     pub layer: String,
     /// The engine's status text for the layer ("Downloading", "Pull complete", ...).
     pub status: String,
-    /// Bytes done for this layer, when the engine said.
+    /// Bytes done for this layer, when the engine said; the layer's total
+    /// once it is downloaded or already there.
     pub current: Option<u64>,
     /// Bytes in this layer, when the engine said.
     pub total: Option<u64>,
@@ -153,16 +161,20 @@ pub struct PullProgress {
 /// How a process ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessEnd {
-    /// The exit code, when there was one.
+    /// The exit code. `None` when the process never started and no cause
+    /// was named (a command not found gives 127, one that cannot be
+    /// executed 126), or when the engine's answers about the exit cannot be
+    /// trusted ([`Error::ExitUnknown`](crate::Error::ExitUnknown) comes first).
     pub exit_code: Option<i32>,
     /// The signal that ended the process, when one did. For containers this is
     /// read from exit codes 129 to 192 (128 + signal), as shells report it.
     pub signal: Option<i32>,
-    /// The engine says the kernel's OOM killer ended it.
+    /// Inspect's `State.OOMKilled`: the kernel's OOM killer ended it. Always
+    /// false for a local process.
     pub oom_killed: bool,
     /// From process start to exit; zero when it never started.
     pub duration: Duration,
-    /// Why it ended.
+    #[allow(missing_docs)]
     pub reason: EndReason,
 }
 
@@ -172,11 +184,15 @@ pub struct ProcessEnd {
 pub enum EndReason {
     /// It exited by itself (or was killed by something other than this run).
     Exited,
-    /// The caller cancelled the run.
+    /// The caller cancelled the run: the stop signal, SIGKILL after the grace
+    /// period; or it never started (`exit_code` is then `None`).
     Cancelled,
-    /// The run's timeout expired.
+    /// The spec's timeout, counted from the start of the run (pull included),
+    /// passed; stopped as for a cancel.
     TimedOut,
-    /// The process could not be started.
+    /// The process could not be started: the engine refused the start, or
+    /// attach or wait failed before it ran (locally: the spawn failed).
+    /// `duration` is zero.
     StartFailed,
 }
 

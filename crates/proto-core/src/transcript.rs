@@ -330,9 +330,10 @@ impl Record {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("transcript line {line}: {what}")]
 pub struct TranscriptError {
-    /// The line, from 1.
+    /// The line, from 1, blank lines counted (as an editor numbers them).
     pub line: usize,
-    /// What is wrong with it.
+    /// The JSON parser's message, or what the line lacks (`no id`,
+    /// `unknown record "x"`).
     pub what: String,
 }
 

@@ -29,11 +29,13 @@ pub mod labels {
 /// since the core has no clock and no randomness.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunInfo {
-    /// A unique id for the run.
+    /// The value of the [`labels::RUN`] label. Unique per run: after a create
+    /// of unknown outcome, every container carrying it is removed.
     pub run_id: String,
     /// Wall-clock start of the run, seconds since the Unix epoch.
     pub created_unix: u64,
-    /// The process that runs it, for the owner label; `None` for none.
+    /// The value of the [`labels::OWNER`] label. `None` leaves the label off,
+    /// and `gc` then leaves the container alone while it runs.
     pub owner: Option<String>,
 }
 

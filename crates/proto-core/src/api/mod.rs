@@ -65,7 +65,7 @@ pub struct Header {
     pub name: Cow<'static, str>,
     #[allow(missing_docs)]
     pub value: String,
-    /// Whether the value is a credential.
+    /// Set on `X-Registry-Auth`: Debug shows `<redacted>` in place of the value.
     pub sensitive: bool,
 }
 
@@ -93,7 +93,9 @@ pub struct Request {
     pub headers: Vec<Header>,
     /// The body; empty for none. JSON bodies come with a `Content-Type` header.
     pub body: Bytes,
-    /// How to treat the answer.
+    /// How the answer is timed: a `Unary` one must be complete within the
+    /// spec's request timeout, a `Streaming` or `Upgrade` one only begun;
+    /// neither of those has an idle limit.
     pub kind: RequestKind,
 }
 

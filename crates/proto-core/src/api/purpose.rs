@@ -12,19 +12,26 @@ pub enum Purpose {
     Version,
     /// `GET /info`, before the create of a spec with a CPU limit: the host's CPUs.
     Info,
-    /// `POST /images/create`: pulling the image.
+    /// `POST /images/create`: before the first create with
+    /// [`PullPolicy::Always`](crate::PullPolicy::Always), after a create's 404
+    /// with [`Missing`](crate::PullPolicy::Missing).
     Pull,
-    /// `POST /containers/create`.
+    /// `POST /containers/create`: 404 means no image (for the platform), 409 a
+    /// name in use; no answer or a 5xx leaves its outcome unknown, and the
+    /// sweep follows.
     Create,
     /// `POST /containers/{id}/attach`, upgraded: output one way, stdin the other.
     Attach,
     /// `POST /containers/{id}/wait`: open until the process exits.
     Wait,
-    /// `POST /containers/{id}/start`.
+    /// `POST /containers/{id}/start`, once attach and wait are registered.
+    /// Output may overtake its answer, and then counts as the start.
     Start,
-    /// `POST /containers/{id}/kill`: the stop signal, or SIGKILL.
+    /// `POST /containers/{id}/kill`: the stop signal, or SIGKILL. Its answer
+    /// is not read (a 409 only says the process is gone): the wait tells the end.
     Kill,
-    /// `POST /containers/{id}/resize`: the terminal size.
+    /// `POST /containers/{id}/resize`: the spec's terminal size (before start
+    /// on Podman, after it on Docker before API 1.42), or a caller's resize.
     Resize,
     /// `GET /containers/{id}/json`: the final state (exit code, `OOMKilled`).
     Inspect,

@@ -114,12 +114,16 @@ pub fn wait_not_running(v: ApiVersion, id: &str) -> Request {
     request(Method::Post, path, RequestKind::Streaming)
 }
 
-/// `POST /containers/{id}/start`.
+/// `POST /containers/{id}/start`: 204 once the process runs, 304 if it was
+/// started already. A command that cannot run is refused here with the runtime's
+/// message, from which [`start_failure_exit_code`](super::answers::start_failure_exit_code)
+/// reads 126 or 127.
 pub fn start(v: ApiVersion, id: &str) -> Request {
     request(Method::Post, alloc::format!("/v{v}/containers/{}/start", segment(id)), RequestKind::Unary)
 }
 
-/// `POST /containers/{id}/kill?signal=..`.
+/// `POST /containers/{id}/kill?signal=..`, `signal` named as the engines take
+/// it (`SIGTERM`, `SIGRTMIN+3`): the spec's stop signal, or `SIGKILL`.
 pub fn kill(v: ApiVersion, id: &str, signal: &str) -> Request {
     let path = alloc::format!("/v{v}/containers/{}/kill?signal={}", segment(id), encode_query(signal));
     request(Method::Post, path, RequestKind::Unary)
@@ -136,7 +140,9 @@ pub fn inspect(v: ApiVersion, id: &str) -> Request {
     request(Method::Get, alloc::format!("/v{v}/containers/{}/json", segment(id)), RequestKind::Unary)
 }
 
-/// `POST /containers/{id}/resize?h=..&w=..`.
+/// `POST /containers/{id}/resize?h=..&w=..`: `h` is rows, `w` columns.
+/// Docker 20.10 refuses it before start (409); Podman takes it then, and may
+/// answer before the process sees the new size.
 pub fn resize(v: ApiVersion, id: &str, size: TtySize) -> Request {
     let path = alloc::format!("/v{v}/containers/{}/resize?h={}&w={}", segment(id), size.rows, size.cols);
     request(Method::Post, path, RequestKind::Unary)

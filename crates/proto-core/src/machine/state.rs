@@ -218,7 +218,8 @@ pub(super) struct Exit {
 /// before the start's answer.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Ends {
-    /// The wait's answer.
+    /// `None` until the wait answers; cleared again when inspect finds the
+    /// container still running and the wait is asked again.
     pub exit: Option<Exit>,
     /// The attach's stream has ended (or was given up on): all output is in.
     pub output_ended: bool,

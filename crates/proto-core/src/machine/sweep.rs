@@ -19,7 +19,8 @@ use crate::api::requests;
 use crate::error::{Error, Phase};
 
 impl Machine {
-    /// Starts the sweep.
+    /// Moves to `Sweep`, the cleanup deadline counted from now, and sends the
+    /// first list.
     pub(super) fn sweep(&mut self, now: Duration) {
         self.move_to(State::Sweep(Retry::first(now, self.spec.limits.cleanup_timeout)));
         self.send_list(now);

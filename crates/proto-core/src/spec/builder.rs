@@ -232,7 +232,10 @@ impl RunSpecBuilder {
         self
     }
 
-    /// The container's name.
+    /// The container's name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`); without one the
+    /// engine makes one up. A name in use fails the create with
+    /// [`Error::NameInUse`](crate::Error::NameInUse): the other container is
+    /// left alone.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.spec.name = Some(name.into());
         self
@@ -256,7 +259,8 @@ impl RunSpecBuilder {
         self
     }
 
-    /// When to pull the image.
+    /// When to pull the image; by default ([`PullPolicy::Missing`]) only
+    /// after a create answered 404, and then the create is tried again.
     pub fn pull(mut self, policy: PullPolicy) -> Self {
         self.spec.pull = policy;
         self
@@ -275,7 +279,8 @@ impl RunSpecBuilder {
         self
     }
 
-    /// Keep the container after the run instead of removing it.
+    /// Keep the container after the run instead of removing it. This also
+    /// skips the sweep that removes what a create of unknown outcome made.
     pub fn keep(mut self, on: bool) -> Self {
         self.spec.keep = on;
         self
@@ -307,7 +312,7 @@ impl RunSpecBuilder {
     }
 
     /// How long the process may take to exit after the stop signal before
-    /// it is killed (default 10 s).
+    /// it is killed (default 10 s); zero sends SIGKILL at once.
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.spec.stop_grace = grace;
         self
@@ -326,13 +331,15 @@ impl RunSpecBuilder {
         self
     }
 
-    /// How output is gathered into events.
+    /// How output is gathered into events; by default each piece is passed
+    /// on as soon as it is decoded.
     pub fn coalesce(mut self, coalesce: Coalesce) -> Self {
         self.spec.coalesce = coalesce;
         self
     }
 
-    /// Bounds on engine answers.
+    /// How long the engine may take and how much it may send, and how long a
+    /// failed remove is retried; see [`Limits`] for the defaults.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.spec.limits = limits;
         self

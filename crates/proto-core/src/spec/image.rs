@@ -64,17 +64,20 @@ impl ImageRef {
         self.registry.as_deref()
     }
 
-    /// The repository path, such as `library/alpine` or `team/app`.
+    /// The repository path as written, such as `alpine` or `team/app` (no
+    /// `library/` is added).
     pub fn repository(&self) -> &str {
         &self.repository
     }
 
-    /// The tag, when given.
+    /// The tag, when given; with neither tag nor digest, the create and the
+    /// pull use `latest`.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
 
-    /// The digest, when given.
+    /// The digest (`sha256:<64 hex>`), when given; a pull asks for it rather
+    /// than the tag.
     pub fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
     }

@@ -44,7 +44,7 @@ pub struct Ulimit {
     pub name: String,
     /// The soft limit, which the process may raise up to the hard one.
     pub soft: i64,
-    /// The hard limit.
+    /// The hard limit, at least `soft`; -1 is unlimited.
     pub hard: i64,
 }
 

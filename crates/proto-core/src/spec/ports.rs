@@ -12,9 +12,9 @@ pub enum Protocol {
     /// TCP (the default).
     #[default]
     Tcp,
-    /// UDP.
+    #[allow(missing_docs)]
     Udp,
-    /// SCTP.
+    #[allow(missing_docs)]
     Sctp,
 }
 
@@ -48,7 +48,7 @@ pub struct Publish {
     pub host_port: Option<u16>,
     /// The port inside the container.
     pub container_port: u16,
-    /// The protocol.
+    /// TCP unless the `-p` text ends in `/udp` or `/sctp`.
     pub protocol: Protocol,
 }
 
