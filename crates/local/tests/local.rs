@@ -3,14 +3,17 @@
 //! apart); the rest are about local processes: environment, signals to the
 //! group, grandchildren, prompt output, a pseudo-terminal, stdin, zombies.
 
+#[path = "../../engine/tests/common/behaviour.rs"]
+mod behaviour;
 #[path = "../../engine/tests/common/events.rs"]
 mod events;
 
 use std::time::Duration;
 
-use cstream_driver_hyper::{Coalesce, EndReason, Error, Event, EventKind, ProcessEnd, Run, RunSpec, Stream};
+use behaviour::{Case, Clock};
+use cstream_driver_hyper::{EndReason, Error, Event, EventKind, ProcessEnd, Run, RunSpec, Stream};
 use cstream_local::{EnvMode, LocalProcess};
-use events::{PACED, held, joined, numbers, outputs, position};
+use events::exit_code;
 use futures_util::StreamExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,8 +387,12 @@ async fn stdin_a_child_does_not_read_yet_does_not_stop_its_output() {
     assert_eq!(code(&o), Some(0));
 }
 
-/// Every event of a local run, in order; no error, exit code 0.
-async fn every_event(p: LocalProcess) -> Vec<Event> {
+/// Every event of `case` run as a local process, in order; no error, exit code 0.
+async fn every_event(case: Case) -> Vec<Event> {
+    let mut p = LocalProcess::new(case.argv[0], case.argv[1..].iter().copied()).heartbeat(case.heartbeat);
+    if let Some(c) = case.coalesce {
+        p = p.coalesce(c);
+    }
     let mut r = p.run();
     let mut events = Vec::new();
     let all = async {
@@ -394,111 +401,37 @@ async fn every_event(p: LocalProcess) -> Vec<Event> {
         }
     };
     tokio::time::timeout(Duration::from_secs(60), all).await.expect("the run ended");
-    let end = events.iter().find_map(|e| match &e.kind {
-        EventKind::ProcessEnd(p) => p.exit_code,
-        _ => None,
-    });
-    assert_eq!(end, Some(0), "{events:?}");
+    assert_eq!(exit_code(&events), Some(0), "{events:?}");
     events
 }
 
-fn sh(script: &str) -> LocalProcess {
-    LocalProcess::new("sh", ["-c", script]).heartbeat(None)
-}
+// Heartbeats and coalescing, held to the checks the container runs are
+// (`behaviour.rs`).
 
-/// A process that runs 1.2 s with a 300 ms heartbeat: heartbeats come between
-/// ProcessStart and ProcessEnd, none after, each at least 300 ms later than
-/// the one before by its `elapsed`.
+/// A local run's heartbeats are on the process's clock.
 #[tokio::test]
 async fn heartbeats_while_the_process_runs() {
-    let every = Duration::from_millis(300);
-    let events = every_event(LocalProcess::new("sleep", ["1.2"]).heartbeat(Some(every))).await;
-    let start = position(&events, "ProcessStart");
-    let end = position(&events, "ProcessEnd");
-    let ran = events[end].at - events[start].at;
-    let beats: Vec<(usize, Duration)> = events
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match e.kind {
-            EventKind::Heartbeat { elapsed } => Some((i, elapsed)),
-            _ => None,
-        })
-        .collect();
-    let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
-    assert!(beats.iter().all(|(i, _)| (start..end).contains(i)), "{names:?}");
-    // 3 or 4 in 1.2 s (at least 2 on a busy host); elapsed is on the process's clock, a few microseconds
-    // apart from the events', hence the one more allowed.
-    let most = (ran.as_millis() / every.as_millis()) as usize + 1;
-    assert!((2..=most).contains(&beats.len()), "{} heartbeats in {ran:?}", beats.len());
-    let mut last = Duration::ZERO;
-    for (_, elapsed) in &beats {
-        assert!(*elapsed >= last + every, "{elapsed:?} after {last:?}");
-        last = *elapsed;
-    }
+    let events = every_event(behaviour::BEATING).await;
+    behaviour::heartbeats_while_the_process_runs(&events, Clock::Process, "local");
 }
 
-/// 50 small writes to stdout, 20 ms apart, so that each is read by itself:
-/// without coalescing they are many Output events (checked, or this test
-/// would prove nothing); held until the end they are one, the bytes exactly
-/// as written, just before ProcessEnd.
 #[tokio::test]
 async fn coalescing_gathers_many_writes_into_one_event() {
-    let each = outputs(&every_event(sh(PACED)).await);
-    assert!(joined(&each, Stream::Stdout) == numbers("", 50));
-    assert!(each.len() >= 10, "without coalescing, {} events for 50 writes", each.len());
-    let events = every_event(sh(PACED).coalesce(held(1 << 20))).await;
-    let out = outputs(&events);
-    assert_eq!(out.len(), 1, "50 writes, one event");
-    assert_eq!(out[0].0, Stream::Stdout);
-    assert!(out[0].1 == numbers("", 50), "{:?}", String::from_utf8_lossy(&out[0].1));
-    assert_eq!(position(&events, "Output") + 1, position(&events, "ProcessEnd"));
+    behaviour::each_write_comes_by_itself(&every_event(behaviour::PACED).await, "local");
+    behaviour::held_writes_come_as_one_event(&every_event(behaviour::PACED_HELD).await, "local");
 }
 
-/// A full buffer is passed on at once: every event but the last holds at
-/// least `max_buffer` bytes, so 141 bytes in 32-byte buffers are 5 events at
-/// most, and, written a few bytes at a time, 2 at least.
 #[tokio::test]
 async fn a_full_buffer_is_passed_on() {
-    let out = outputs(&every_event(sh(PACED).coalesce(held(32))).await);
-    let want = numbers("", 50);
-    assert_eq!(want.len(), 141);
-    assert!(joined(&out, Stream::Stdout) == want, "byte-exact, in order");
-    let sizes: Vec<usize> = out.iter().map(|(_, d)| d.len()).collect();
-    assert!((2..=5).contains(&out.len()), "{sizes:?}");
-    assert!(sizes[..sizes.len() - 1].iter().all(|n| *n >= 32), "{sizes:?}");
+    behaviour::a_full_buffer_is_passed_on(&every_event(behaviour::PACED_IN_SMALL_BUFFERS).await, "local");
 }
 
-/// Both streams, 30 paced writes to stdout then 30 to stderr: each stream
-/// keeps its bytes and their order, and since held output is passed on when
-/// the other stream writes, two Output events in a row are never of the
-/// same stream.
 #[tokio::test]
 async fn both_streams_keep_their_bytes_and_order() {
-    let script = "for i in $(seq 1 30); do echo o$i; sleep 0.02; done; \
-                  for i in $(seq 1 30); do echo e$i >&2; sleep 0.02; done";
-    let out = outputs(&every_event(sh(script).coalesce(held(1 << 20))).await);
-    assert!(joined(&out, Stream::Stdout) == numbers("o", 30), "stdout byte-exact, in order");
-    assert!(joined(&out, Stream::Stderr) == numbers("e", 30), "stderr byte-exact, in order");
-    let streams: Vec<Stream> = out.iter().map(|(s, _)| *s).collect();
-    assert!(streams.windows(2).all(|w| w[0] != w[1]), "{streams:?}");
-    // The two pipes are read apart: should a late piece of stdout come
-    // among stderr's, that is one more event, but not many.
-    assert!((2..=10).contains(&out.len()), "{streams:?}");
+    behaviour::both_streams_keep_their_bytes_and_order(&every_event(behaviour::BOTH_STREAMS).await, "local");
 }
 
-/// Coalescing delays output by the interval, not to the end: a line written
-/// before a 2 s pause comes as an event during the pause.
 #[tokio::test]
 async fn held_output_comes_after_the_interval_not_at_the_end() {
-    let coalesce = Coalesce { flush_interval: Duration::from_millis(200), max_buffer: 1 << 20 };
-    let events = every_event(sh("echo first; sleep 2; echo second").coalesce(coalesce)).await;
-    let out: Vec<(Duration, &[u8])> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Output { data, .. } => Some((e.at, &data[..])),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(out.iter().map(|(_, d)| *d).collect::<Vec<_>>(), [&b"first\n"[..], b"second\n"]);
-    assert!(out[1].0 - out[0].0 >= Duration::from_secs(1), "the first line came during the pause: {out:?}");
+    behaviour::held_output_comes_after_the_interval_not_at_the_end(&every_event(behaviour::PAUSED).await, "local");
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod behaviour;
 pub mod events;
 
 use std::path::{Path, PathBuf};
