@@ -34,7 +34,6 @@
 mod http;
 mod run;
 
-use core::fmt;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -45,13 +44,10 @@ pub use run::{Canceller, Run};
 
 /// What the driver needs of a machine: proto-core's [`Machine`], or one
 /// behind another boundary. The methods are the machine's, renamed; the
-/// outputs are the machine's [`Output`], with errors of the boundary's type.
+/// outputs are the machine's [`Output`], typed errors included.
 pub trait Core {
-    /// The errors the machine reports.
-    type Error: fmt::Display;
-
     /// [`Machine::poll_output`].
-    fn poll(&mut self) -> Output<Self::Error>;
+    fn poll(&mut self) -> Output;
     /// [`Machine::handle_input`].
     fn input(&mut self, now: Duration, input: Input);
     /// [`Machine::handle_timeout`].
@@ -66,8 +62,6 @@ pub trait Core {
 }
 
 impl Core for Machine {
-    type Error = cstream_proto_core::Error;
-
     fn poll(&mut self) -> Output {
         self.poll_output()
     }

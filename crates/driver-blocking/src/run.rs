@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cstream_proto_core::api::{Request, RequestKind};
-use cstream_proto_core::{CommandError, CommandId, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec};
+use cstream_proto_core::{CommandError, CommandId, Error, Event, Input, Machine, Output, RequestId, RunInfo, RunSpec};
 
 use crate::{Core, http};
 
@@ -189,7 +189,7 @@ impl<M: Core> Run<M> {
 }
 
 impl<M: Core> Iterator for Run<M> {
-    type Item = Result<Event, M::Error>;
+    type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {

@@ -253,7 +253,7 @@ impl Engine {
         if self.inner.pool.is_local() {
             if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
                 let why = "does not exist on the engine's host";
-                return Run::failed(SpecError::Invalid { field: "mount source", value: m.source.clone(), why }.into());
+                return Run::failed(SpecError::Invalid { field: "mount source".into(), value: m.source.clone(), why: why.into() }.into());
             }
         }
         let owner = Owner::this_process().map(|o| o.to_string());
@@ -289,7 +289,7 @@ impl Engine {
         // A request HTTP cannot carry is refused before a connection is taken.
         let request = http_request(&req).map_err(|e| {
             let why = "cannot be sent: a path or header value with characters HTTP does not allow";
-            Error::from(SpecError::Invalid { field: "API request", value: e.request, why })
+            Error::from(SpecError::Invalid { field: "API request".into(), value: e.request, why: why.into() })
         })?;
         let work = async {
             let mut sender = pool.checkout().await.map_err(|e| match e {

@@ -10,7 +10,7 @@ use crate::spec::SpecError;
 
 /// The step of a run an error belongs to, named by the request that failed
 /// (see [`Display`](fmt::Display) for how each reads in a message).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Phase {
     /// `GET /_ping` and, when a version is refused, `GET /version`: reaching
@@ -66,7 +66,11 @@ impl fmt::Display for Phase {
 }
 
 /// Why a run, or part of it, failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// It serializes with serde as it is (externally tagged, field names as
+/// here, [`Duration`] as serde writes it), so it crosses a boundary, such as
+/// the WebAssembly module's, and is read back equal to itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Error {
     /// The spec was refused before anything was sent.
@@ -201,4 +205,148 @@ pub enum CommandError {
     /// The size has a zero dimension.
     #[error("terminal columns and rows must be positive")]
     BadSize,
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::api::version::{ApiVersion, BadVersion};
+
+    /// One error of every variant, and of every variant of the errors it holds.
+    fn every_error() -> Vec<Error> {
+        let v = ApiVersion::new;
+        let text = |s: &str| s.to_string();
+        let spec = [
+            SpecError::Image { reference: text("Alpine"), why: "must be lower case".into() },
+            SpecError::Invalid { field: "CPU limit".into(), value: text("4 CPUs"), why: "is too many".into() },
+            SpecError::Conflict("a terminal size needs tty mode".into()),
+            SpecError::Unsupported { field: "platform".into(), engine: text("Podman"), why: "it ignores it".into() },
+        ];
+        let version = [
+            VersionError::Missing,
+            VersionError::Unreadable(BadVersion(text("one.two"))),
+            VersionError::EngineTooOld { engine_newest: v(1, 24) },
+            VersionError::PinnedUnsupported { pinned: v(1, 99) },
+            VersionError::PinnedTooNew { pinned: v(1, 52), engine_newest: v(1, 41) },
+            VersionError::Refused { used: v(1, 41), engine_oldest: v(1, 44), engine_newest: v(1, 52) },
+        ];
+        let frame = [
+            FrameError::UnknownStream(7),
+            FrameError::MalformedHeader([1, 9, 0, 0, 0, 0, 0, 5]),
+            FrameError::Truncated { declared: 10, missing: 3 },
+            FrameError::Engine(text("exec failed")),
+        ];
+        let mut all: Vec<Error> = spec.into_iter().map(Error::Spec).collect();
+        all.extend(version.into_iter().map(Error::Version));
+        all.extend(frame.into_iter().map(Error::Output));
+        all.extend([
+            Error::answered(Phase::Create, 409, br#"{"message":"Conflict. The name is in use"}"#),
+            Error::ImageMissing { image: text("alpine:3.20") },
+            Error::Pull { image: text("nope:1"), message: text("manifest unknown") },
+            Error::NameInUse { message: text("in use by 4f2a") },
+            Error::Protocol { phase: Phase::Inspect, detail: text("State.ExitCode is not a number") },
+            Error::Transport { phase: Phase::HostInfo, message: text("connection reset") },
+            Error::Timeout { phase: Phase::Remove, after: Duration::new(30, 5) },
+            Error::ExitUnknown { detail: text("ExitCode -1") },
+            Error::Unexpected { detail: text("a second head for request 3") },
+        ]);
+        all
+    }
+
+    /// How many variants [`variant`] tells apart.
+    const VARIANTS: usize = 23;
+
+    /// Which variant `e` is, from 0. The match is exhaustive: a new variant
+    /// does not compile until it has an arm here (count it in [`VARIANTS`])
+    /// and a sample in [`every_error`].
+    fn variant(e: &Error) -> usize {
+        match e {
+            Error::Spec(SpecError::Image { .. }) => 0,
+            Error::Spec(SpecError::Invalid { .. }) => 1,
+            Error::Spec(SpecError::Conflict(_)) => 2,
+            Error::Spec(SpecError::Unsupported { .. }) => 3,
+            Error::Version(VersionError::Missing) => 4,
+            Error::Version(VersionError::Unreadable(_)) => 5,
+            Error::Version(VersionError::EngineTooOld { .. }) => 6,
+            Error::Version(VersionError::PinnedUnsupported { .. }) => 7,
+            Error::Version(VersionError::PinnedTooNew { .. }) => 8,
+            Error::Version(VersionError::Refused { .. }) => 9,
+            Error::Output(FrameError::UnknownStream(_)) => 10,
+            Error::Output(FrameError::MalformedHeader(_)) => 11,
+            Error::Output(FrameError::Truncated { .. }) => 12,
+            Error::Output(FrameError::Engine(_)) => 13,
+            Error::Engine { .. } => 14,
+            Error::ImageMissing { .. } => 15,
+            Error::Pull { .. } => 16,
+            Error::NameInUse { .. } => 17,
+            Error::Protocol { .. } => 18,
+            Error::Transport { .. } => 19,
+            Error::Timeout { .. } => 20,
+            Error::ExitUnknown { .. } => 21,
+            Error::Unexpected { .. } => 22,
+        }
+    }
+
+    #[test]
+    fn every_error_reads_back_equal_from_postcard_and_json() {
+        let all = every_error();
+        let mut seen: Vec<usize> = all.iter().map(variant).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..VARIANTS).collect::<Vec<_>>(), "one sample of each variant");
+        for e in all {
+            let bytes = postcard::to_allocvec(&e);
+            let back = bytes
+                .as_deref()
+                .map_err(|x| x.to_string())
+                .and_then(|b| postcard::from_bytes::<Error>(b).map_err(|x| x.to_string()));
+            assert_eq!(back.as_ref(), Ok(&e), "postcard");
+            let json = serde_json::to_string(&e).map_err(|x| x.to_string());
+            let back = json.and_then(|j| serde_json::from_str::<Error>(&j).map_err(|x| x.to_string()));
+            assert_eq!(back.as_ref(), Ok(&e), "JSON");
+            assert_eq!(back.map(|b| b.to_string()), Ok(e.to_string()), "the message is the same");
+        }
+    }
+
+    /// The JSON is readable and stable: externally tagged, the fields named
+    /// as in Rust, durations as serde writes them.
+    #[test]
+    fn the_json_shape_is_the_types_own() {
+        let json = |e: &Error| serde_json::to_value(e).map_err(|x| x.to_string());
+        let cases: [(Error, serde_json::Value); 4] = [
+            (
+                Error::Spec(SpecError::Invalid {
+                    field: "CPU limit".into(),
+                    value: "4".into(),
+                    why: "too many".into(),
+                }),
+                serde_json::json!({"Spec": {"Invalid": {"field": "CPU limit", "value": "4", "why": "too many"}}}),
+            ),
+            (
+                Error::Timeout { phase: Phase::Create, after: Duration::new(30, 5) },
+                serde_json::json!({"Timeout": {"phase": "Create", "after": {"secs": 30, "nanos": 5}}}),
+            ),
+            (
+                Error::Version(VersionError::PinnedTooNew {
+                    pinned: ApiVersion::new(1, 52),
+                    engine_newest: ApiVersion::new(1, 41),
+                }),
+                serde_json::json!({"Version": {"PinnedTooNew": {
+                    "pinned": {"major": 1, "minor": 52}, "engine_newest": {"major": 1, "minor": 41}
+                }}}),
+            ),
+            (
+                Error::Output(FrameError::Truncated { declared: 10, missing: 3 }),
+                serde_json::json!({"Output": {"Truncated": {"declared": 10, "missing": 3}}}),
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(json(&e), Ok(want), "{e}");
+        }
+        let conflict: Result<SpecError, String> =
+            serde_json::from_str(r#"{"Conflict":"a terminal size needs tty mode"}"#).map_err(|x| x.to_string());
+        assert_eq!(conflict, Ok(SpecError::Conflict("a terminal size needs tty mode".into())));
+    }
 }

@@ -36,7 +36,7 @@
 //! assert_eq!(head.image, "alpine:3.20");
 //! let end = Input::End { id: RequestId(0) };
 //! assert_eq!(records[0], Record::Input { at: Duration::from_nanos(5), input: end });
-//! let done: Output = Output::Done;
+//! let done = Output::Done;
 //! assert_eq!(records[1], Record::Output(transcript::output(&done).unwrap()));
 //! # Ok::<(), transcript::TranscriptError>(())
 //! ```
@@ -235,7 +235,7 @@ fn nanos(at: Duration) -> u64 {
 }
 
 /// How an output is recorded; `None` for [`Output::Pending`], which is not.
-pub fn output<E: core::fmt::Display>(out: &Output<E>) -> Option<Value> {
+pub fn output(out: &Output) -> Option<Value> {
     Some(match out {
         Output::Send { id, request } => {
             json!({"send": {"id": id.0, "method": request.method.as_str(), "path": request.path}})

@@ -215,7 +215,7 @@ fn transcripts_are_written_as_they_are_read() {
 
 /// Every input and output of the recorded runs crosses a boundary as it is:
 /// postcard (as the WebAssembly ABI sends them) gives back the same value,
-/// requests with every header (credentials too) and body, errors as text.
+/// requests with every header (credentials too) and body, errors as they are.
 #[test]
 fn inputs_and_outputs_cross_a_boundary_unchanged() {
     fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) -> usize {
@@ -232,7 +232,7 @@ fn inputs_and_outputs_cross_a_boundary_unchanged() {
             }
             apply(&mut m, record, &mut |b| vec![b]);
             loop {
-                let out = m.poll_output().map_error(|e| e.to_string());
+                let out = m.poll_output();
                 let last = matches!(out, Output::Pending { .. } | Output::Done);
                 round_trip(out);
                 outputs += 1;
@@ -247,15 +247,19 @@ fn inputs_and_outputs_cross_a_boundary_unchanged() {
     let pull =
         cstream_proto_core::api::requests::pull(cstream_proto_core::api::ApiVersion::new(1, 41), "a", "b", Some(&auth));
     assert!(pull.headers.iter().any(|h| h.sensitive));
-    round_trip(Output::<String>::Send { id: cstream_proto_core::RequestId(9), request: pull });
+    round_trip(Output::Send { id: cstream_proto_core::RequestId(9), request: pull });
     let command = cstream_proto_core::CommandId(4);
     round_trip(Input::Written { command, result: Err("broken pipe".into()) });
     for result in [
         Ok(()),
         Err(cstream_proto_core::CommandFailed::Refused(cstream_proto_core::CommandError::Ended)),
-        Err(cstream_proto_core::CommandFailed::Failed("the engine answered 500".to_string())),
+        Err(cstream_proto_core::CommandFailed::Failed(cstream_proto_core::Error::answered(
+            cstream_proto_core::Phase::Resize,
+            500,
+            b"{\"message\":\"no such container\"}",
+        ))),
     ] {
-        round_trip(Output::<String>::Ack { command, result });
+        round_trip(Output::Ack { command, result });
     }
 }
 

@@ -109,7 +109,10 @@ fn the_builder_takes_the_type_or_its_name() {
     assert!(spec(RunSpec::builder("alpine").stop_signal("SIGRTMIN+3")).is_ok());
     assert!(spec(RunSpec::builder("alpine").stop_signal(String::from("9"))).is_ok());
     let e = spec(RunSpec::builder("alpine").stop_signal("SIGNOPE")).unwrap_err();
-    assert!(matches!(&e, SpecError::Invalid { field: "stop signal", value, .. } if value == "SIGNOPE"), "{e:?}");
+    assert!(
+        matches!(&e, SpecError::Invalid { field, value, .. } if field == "stop signal" && value == "SIGNOPE"),
+        "{e:?}"
+    );
     assert_eq!(
         e.to_string(),
         "invalid stop signal \"SIGNOPE\": expected a name such as SIGTERM or TERM, or a number from 1 to 64"

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cstream_driver_blocking::Core;
-use cstream_proto_core::{CommandError, Input};
+use cstream_proto_core::{CommandError, Error, Input, Output};
 use cstream_wasm::session::{command_error, status};
-use cstream_wasm::wire::{WireError, WireInput, WireOutput, WireSpec};
+use cstream_wasm::wire::{WireInput, WireSpec};
 use wasmi::{Engine, Linker, Memory, Module, Store, TypedFunc};
 
 /// Where `scripts/wasm.sh` leaves the module; `CSTREAM_WASM` overrides it.
@@ -191,8 +191,8 @@ impl Instance {
 }
 
 /// The run state machine inside the module: a [`Core`] for the blocking
-/// driver. A failure of the module (a trap: a bug) becomes one error, then
-/// the end of the run.
+/// driver. A failure of the module (a trap: a bug) becomes one
+/// [`Error::Unexpected`] saying so, then the end of the run.
 pub struct WasmMachine {
     instance: Instance,
     session: u32,
@@ -244,7 +244,7 @@ impl WasmMachine {
     }
 
     /// The module's next output.
-    pub fn next_output(&mut self) -> WireOutput {
+    pub fn next_output(&mut self) -> Output {
         if let Health::Fine = self.health {
             match self.try_next() {
                 Ok(o) => return o,
@@ -253,13 +253,13 @@ impl WasmMachine {
         }
         match std::mem::replace(&mut self.health, Health::Over) {
             Health::Failed(m) => {
-                WireOutput::Error(WireError { phase: None, message: format!("the module failed: {m}") })
+                Output::Error(Error::Unexpected { detail: format!("the WebAssembly module failed: {m}") })
             }
-            _ => WireOutput::Done,
+            _ => Output::Done,
         }
     }
 
-    fn try_next(&mut self) -> Result<WireOutput, HostError> {
+    fn try_next(&mut self) -> Result<Output, HostError> {
         let i = &mut self.instance;
         let len = i.poll.call(&mut i.store, self.session).map_err(host_error("cs_poll"))? as usize;
         let ptr = i.output.call(&mut i.store, self.session).map_err(host_error("cs_output"))? as usize;
@@ -283,9 +283,7 @@ impl Drop for WasmMachine {
 }
 
 impl Core for WasmMachine {
-    type Error = WireError;
-
-    fn poll(&mut self) -> WireOutput {
+    fn poll(&mut self) -> Output {
         self.next_output()
     }
 

@@ -6,9 +6,9 @@
 //! Needs the module: `scripts/wasm.sh` builds it.
 
 use cstream_proto_core::transcript::{self, Command, Head, Record};
-use cstream_proto_core::{CommandError, Input, Machine};
+use cstream_proto_core::{CommandError, Error, Input, Machine, Output, SpecError};
 use cstream_wasm::session::{command_status, status};
-use cstream_wasm::wire::{WireInput, WireOutput, WirePull, WireSpec, wire_output};
+use cstream_wasm::wire::{WireInput, WirePull, WireSpec};
 use cstream_wasm_host::{WasmMachine, WasmModule};
 use serde_json::Value;
 
@@ -87,13 +87,13 @@ impl Native {
         status::OK
     }
 
-    fn next(&mut self) -> WireOutput {
-        wire_output(self.0.poll_output())
+    fn next(&mut self) -> Output {
+        self.0.poll_output()
     }
 }
 
 /// An output as the transcript records it.
-fn recorded(o: &WireOutput) -> Value {
+fn recorded(o: &Output) -> Value {
     transcript::output(o).unwrap_or_else(|| panic!("{o:?} where the transcript has an output"))
 }
 
@@ -115,15 +115,15 @@ fn recorded_runs_replay_exactly_in_wasm_as_natively() {
             let (w, nat) = loop {
                 let (w, nat) = (wasm.next_output(), native.next());
                 assert_eq!(w, nat, "{at}: the module and proto-core differ");
-                if !matches!(w, WireOutput::Ack { .. }) {
+                if !matches!(w, Output::Ack { .. }) {
                     break (w, nat);
                 }
             };
             assert_eq!(w, nat);
             assert_eq!(&Record::Output(recorded(&w)), record, "{at}: the module did otherwise than recorded");
         }
-        assert_eq!(wasm.next_output(), WireOutput::Done, "{name}");
-        assert_eq!(native.next(), WireOutput::Done, "{name}");
+        assert_eq!(wasm.next_output(), Output::Done, "{name}");
+        assert_eq!(native.next(), Output::Done, "{name}");
     }
 }
 
@@ -137,9 +137,9 @@ fn recorded_runs_fed_bytewise_give_the_same_outputs_in_wasm() {
         let mut wasm = WasmMachine::new(&module, &spec).unwrap();
         let mut native = Native::new(&spec);
         let (mut from_wasm, mut from_native) = (Vec::new(), Vec::new());
-        let drain = |out: &mut Vec<WireOutput>, next: &mut dyn FnMut() -> WireOutput| loop {
+        let drain = |out: &mut Vec<Output>, next: &mut dyn FnMut() -> Output| loop {
             let o = next();
-            let last = matches!(o, WireOutput::Pending { .. } | WireOutput::Done);
+            let last = matches!(o, Output::Pending { .. } | Output::Done);
             out.push(o);
             if last {
                 return;
@@ -161,21 +161,81 @@ fn recorded_runs_fed_bytewise_give_the_same_outputs_in_wasm() {
         }
         assert!(from_wasm.len() > 20, "{name}: only {} outputs", from_wasm.len());
         assert_eq!(from_wasm, from_native, "{name}");
-        assert_eq!(from_wasm.last(), Some(&WireOutput::Done), "{name}");
+        assert_eq!(from_wasm.last(), Some(&Output::Done), "{name}");
     }
 }
 
-/// A spec the builder refuses: the error, then done, as the ABI says.
+/// A spec the builder refuses: the typed error, field for field, then
+/// done, as the ABI says.
 #[test]
-fn a_refused_spec_is_an_error_then_done() {
+fn a_refused_spec_is_its_typed_error_then_done() {
     let module = module();
-    let mut wasm = WasmMachine::new(&module, &WireSpec::new("NOT a valid:image:ref")).unwrap();
-    match wasm.next_output() {
-        WireOutput::Error(e) => assert!(e.message.contains("invalid image reference"), "{e}"),
-        other => panic!("{other:?}"),
+    let too_little = WireSpec { memory: Some(1024), ..WireSpec::new("alpine:3.20") };
+    let bad_image = WireSpec::new("NOT a valid:image:ref");
+    let cases = [
+        (
+            too_little,
+            SpecError::Invalid {
+                field: "memory limit".into(),
+                value: "1024".into(),
+                why: "is below the engine's minimum of 6 MiB (6291456 bytes)".into(),
+            },
+        ),
+        (
+            bad_image,
+            SpecError::Image {
+                reference: "NOT a valid:image:ref".into(),
+                why: "repository names must be lowercase".into(),
+            },
+        ),
+    ];
+    for (spec, want) in cases {
+        let mut wasm = WasmMachine::new(&module, &spec).unwrap();
+        assert_eq!(wasm.next_output(), Output::Error(Error::Spec(want)));
+        assert_eq!(wasm.next_output(), Output::Done);
+        assert_eq!(wasm.push(&WireInput::CloseStdin), status::ENDED);
     }
-    assert_eq!(wasm.next_output(), WireOutput::Done);
-    assert_eq!(wasm.push(&WireInput::CloseStdin), status::ENDED);
+}
+
+/// A CPU limit above what the engine's host has is refused by the machine
+/// in the module once `/info` answers: the typed error crosses the ABI as
+/// the machine made it, not as text.
+#[test]
+fn a_cpu_limit_above_the_host_comes_back_as_the_typed_error() {
+    let module = module();
+    let spec = WireSpec { cpu_millis: Some(4000), command: Some(vec!["true".into()]), ..WireSpec::new("alpine:3.20") };
+    let mut wasm = WasmMachine::new(&module, &spec).unwrap();
+    let now = std::time::Duration::from_millis(1);
+    let mut errors = Vec::new();
+    let mut asked = Vec::new();
+    loop {
+        match wasm.next_output() {
+            Output::Send { id, request } => {
+                asked.push(request.path.clone());
+                let (headers, body): (Vec<(String, String)>, &str) = match request.path.as_str() {
+                    "/_ping" => (vec![("Api-Version".into(), "1.41".into())], "OK"),
+                    p if p.ends_with("/info") => (vec![], r#"{"NCPU":2}"#),
+                    other => panic!("nothing is sent after the info: {other}"),
+                };
+                for input in
+                    [Input::Head { id, status: 200, headers }, Input::Body { id, data: body.into() }, Input::End { id }]
+                {
+                    assert_eq!(wasm.push(&WireInput::Input { now, input }), status::OK);
+                }
+            }
+            Output::Error(e) => errors.push(e),
+            Output::Done => break,
+            Output::Pending { .. } => panic!("waiting, after {asked:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(asked, ["/_ping", "/v1.41/info"]);
+    let want = SpecError::Invalid {
+        field: "CPU limit".into(),
+        value: "4 CPUs, on a host with 2".into(),
+        why: "is more than the engine's host has".into(),
+    };
+    assert_eq!(errors, [Error::Spec(want)]);
 }
 
 /// The core does no I/O: the module needs nothing from its host, and

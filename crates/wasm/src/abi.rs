@@ -93,7 +93,7 @@ pub unsafe extern "C" fn cs_input(session: *mut Session, ptr: *const u8, len: us
 }
 
 /// Takes the session's next output and encodes it as a postcard
-/// [`WireOutput`](crate::wire::WireOutput); returns its length (0 for a null
+/// [`Output`](cstream_proto_core::Output); returns its length (0 for a null
 /// session). Read the bytes at [`cs_output`]; they stay there until the next
 /// call on the session.
 ///
@@ -157,10 +157,10 @@ mod tests {
     use alloc::vec::Vec;
     use core::time::Duration;
 
-    use cstream_proto_core::Input;
+    use cstream_proto_core::{Input, Output};
 
     use super::*;
-    use crate::wire::{WireInput, WireOutput, WireSpec};
+    use crate::wire::{WireInput, WireSpec};
 
     /// Copies `bytes` into memory from `cs_alloc`, as a host does.
     fn place(bytes: &[u8]) -> (*mut u8, usize) {
@@ -171,7 +171,7 @@ mod tests {
         (ptr, bytes.len())
     }
 
-    fn poll(session: *mut Session) -> WireOutput {
+    fn poll(session: *mut Session) -> Output {
         // SAFETY: a live session from `cs_new`.
         let len = unsafe { cs_poll(session) };
         // SAFETY: the same session.
@@ -191,10 +191,10 @@ mod tests {
         unsafe { cs_free(ptr, len) };
         assert!(!session.is_null());
         let id = match poll(session) {
-            WireOutput::Send { id, request } if request.path == "/_ping" => id,
+            Output::Send { id, request } if request.path == "/_ping" => id,
             other => panic!("{other:?}"),
         };
-        assert!(matches!(poll(session), WireOutput::Pending { deadline: Some(_) }));
+        assert!(matches!(poll(session), Output::Pending { deadline: Some(_) }));
         let now = Duration::from_nanos(5);
         let head = Input::Head { id, status: 200, headers: vec![("Api-Version".into(), "1.41".into())] };
         for input in [head, Input::Body { id, data: "OK".into() }, Input::End { id }] {
@@ -205,7 +205,7 @@ mod tests {
             unsafe { cs_free(ptr, len) };
         }
         let sent: Vec<_> = core::iter::from_fn(|| match poll(session) {
-            WireOutput::Send { request, .. } => Some(request.path),
+            Output::Send { request, .. } => Some(request.path),
             _ => None,
         })
         .collect();

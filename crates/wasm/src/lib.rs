@@ -17,7 +17,7 @@
 //! | `cs_free(ptr, len)` | frees it |
 //! | `cs_new(ptr, len) -> session` | a run of a postcard [`WireSpec`](wire::WireSpec); null when undecodable |
 //! | `cs_input(session, ptr, len) -> status` | feeds a postcard [`WireInput`](wire::WireInput); see [`session::status`] |
-//! | `cs_poll(session) -> len` | takes the next output, postcard-encoded as a [`WireOutput`](wire::WireOutput) |
+//! | `cs_poll(session) -> len` | takes the next output, a postcard [`Output`](cstream_proto_core::Output) |
 //! | `cs_output(session) -> ptr` | where that output is, until the next call |
 //! | `cs_drop(session)` | frees the session |
 //! | `cs_decode_frames(ptr, len, chunk) -> u64` | a measure of the frame decoder ([`session::decode_frames`]) |
@@ -32,15 +32,15 @@
 //!   [`cstream_proto_core::Input`] with the host's clock (among them
 //!   `Written`, once the host has written the stdin of a `Write` or
 //!   `CloseWrite` output), a timeout, a cancel, stdin, or a resize;
-//! - out: [`WireOutput`](wire::WireOutput), which is
-//!   [`cstream_proto_core::Output`]: requests as
-//!   [`cstream_proto_core::api::Request`] (method, path and query, headers
-//!   with credentials in the clear, body, kind), events, deadlines as
-//!   [`Duration`](core::time::Duration)s, and errors as
-//!   [`WireError`](wire::WireError) (phase and message); `Ack` answers a
-//!   stdin write or close, or a resize: the commands `cs_input` takes
-//!   (status `OK`) are numbered from 0 in the order taken, and each gets
-//!   one `Ack` with its number.
+//! - out: [`cstream_proto_core::Output`], as the machine made it: requests
+//!   as [`cstream_proto_core::api::Request`] (method, path and query,
+//!   headers with credentials in the clear, body, kind), events, deadlines
+//!   as [`Duration`](core::time::Duration)s, and errors as the typed
+//!   [`cstream_proto_core::Error`] (a refused spec as its `Error::Spec`,
+//!   field and reason included), read back equal to the one the machine
+//!   made; `Ack` answers a stdin write or close, or a resize: the commands
+//!   `cs_input` takes (status `OK`) are numbered from 0 in the order taken,
+//!   and each gets one `Ack` with its number.
 //!
 //! The run-loop contract is proto-core's: after [`cs_new`](abi::cs_new) and
 //! after every `cs_input`, call `cs_poll` until the output is `Pending` (wait
@@ -48,13 +48,14 @@
 //!
 //! ```
 //! use cstream_wasm::session::Session;
-//! use cstream_wasm::wire::{WireOutput, WireSpec};
+//! use cstream_proto_core::Output;
+//! use cstream_wasm::wire::WireSpec;
 //!
 //! // What the module does with the bytes a host passes in, here natively.
 //! let spec = WireSpec { command: Some(vec!["true".into()]), ..WireSpec::new("alpine:3.20") };
 //! let mut session = Session::new(&postcard::to_allocvec(&spec).unwrap()).unwrap();
-//! let first: WireOutput = postcard::from_bytes(session.poll()).unwrap();
-//! assert!(matches!(first, WireOutput::Send { request, .. } if request.path == "/_ping"));
+//! let first: Output = postcard::from_bytes(session.poll()).unwrap();
+//! assert!(matches!(first, Output::Send { request, .. } if request.path == "/_ping"));
 //! ```
 //!
 //! # Unsafe code

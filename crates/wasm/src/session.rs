@@ -2,14 +2,13 @@
 //! messages. Safe code; the C ABI in [`crate::abi`] only moves bytes in and out.
 
 use alloc::collections::VecDeque;
-use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 use cstream_proto_core::decode::FrameDecoder;
-use cstream_proto_core::{CommandError, Machine};
+use cstream_proto_core::{CommandError, Error, Machine, Output};
 
-use crate::wire::{WireError, WireInput, WireOutput, WireSpec, wire_output};
+use crate::wire::{WireInput, WireSpec};
 
 /// What [`Session::input`] (and `cs_input`) returns.
 pub mod status {
@@ -62,7 +61,7 @@ pub fn command_error(code: i32) -> Option<CommandError> {
 pub struct Session {
     machine: Option<Machine>,
     /// Outputs of a run whose spec was refused: the error, then done.
-    refused: VecDeque<WireOutput>,
+    refused: VecDeque<Output>,
     /// The last output, encoded.
     out: Vec<u8>,
 }
@@ -70,14 +69,14 @@ pub struct Session {
 impl Session {
     /// A run of the postcard-encoded [`WireSpec`] in `spec`. A spec that
     /// decodes but is refused by the builder gives a session whose only
-    /// outputs are the error and [`WireOutput::Done`]; `None` when the bytes
+    /// outputs are the error and [`Output::Done`]; `None` when the bytes
     /// do not decode.
     pub fn new(spec: &[u8]) -> Option<Session> {
         let spec: WireSpec = postcard::from_bytes(spec).ok()?;
         let mut session = Session { machine: None, refused: VecDeque::new(), out: Vec::new() };
         match spec.build() {
             Ok((spec, run, now)) => session.machine = Some(Machine::new(spec, run, now)),
-            Err(e) => session.refused.push_back(WireOutput::Error(WireError { phase: None, message: e.to_string() })),
+            Err(e) => session.refused.push_back(Output::Error(Error::Spec(e))),
         }
         Some(session)
     }
@@ -122,10 +121,10 @@ impl Session {
     }
 
     /// The machine's next output.
-    pub fn next_output(&mut self) -> WireOutput {
+    pub fn next_output(&mut self) -> Output {
         match &mut self.machine {
-            Some(m) => wire_output(m.poll_output()),
-            None => self.refused.pop_front().unwrap_or(WireOutput::Done),
+            Some(m) => m.poll_output(),
+            None => self.refused.pop_front().unwrap_or(Output::Done),
         }
     }
 

@@ -1,23 +1,23 @@
 //! The messages that cross the WebAssembly boundary, postcard-encoded.
 //!
 //! The host sends a [`WireSpec`] once, then [`WireInput`]s; the module
-//! answers with [`WireOutput`]s. Inputs and outputs are proto-core's own
-//! [`Input`] and [`Output`] (requests, ids, events, deadlines as they are),
-//! with the user's commands beside the inputs and errors as [`WireError`].
+//! answers with proto-core's own [`Output`](cstream_proto_core::Output)s, as
+//! they are: requests, ids, events, deadlines, and errors as the typed
+//! [`Error`](cstream_proto_core::Error). Inputs are proto-core's [`Input`],
+//! with the user's commands beside them.
 //! Times are [`Duration`]s on the host's monotonic clock, since an epoch of
 //! its choosing; [`WireSpec`]'s are nanoseconds (its `now` is usually 0).
 //!
 //! These types are plain data and compile anywhere, so a native host encodes
 //! and decodes with the same code the module runs.
 
-use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::Bytes;
 use cstream_proto_core::spec::{Coalesce, Limits, Secret};
-use cstream_proto_core::{Error, Input, Output, PullPolicy, RunInfo, RunSpec, SpecError, TtySize};
+use cstream_proto_core::{Input, PullPolicy, RunInfo, RunSpec, SpecError, TtySize};
 use serde::{Deserialize, Serialize};
 
 /// Nanoseconds as a [`Duration`].
@@ -248,39 +248,4 @@ pub enum WireInput {
         #[allow(missing_docs)]
         size: TtySize,
     },
-}
-
-/// An error from the run: its [`Display`](core::fmt::Display) text and the
-/// name of its [`Phase`](cstream_proto_core::Phase) (`"Create"`, ...; `None`
-/// for a refused spec). The core's [`Error`] holds `&'static str`s and so
-/// cannot be read back from bytes; this is what crosses instead.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireError {
-    /// The phase's name, as its `Debug` spells it.
-    pub phase: Option<String>,
-    /// The error's message.
-    pub message: String,
-}
-
-impl From<&Error> for WireError {
-    fn from(e: &Error) -> Self {
-        WireError { phase: e.phase().map(|p| format!("{p:?}")), message: e.to_string() }
-    }
-}
-
-impl core::fmt::Display for WireError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl core::error::Error for WireError {}
-
-/// What the module outputs: the machine's [`Output`] as it is, its error
-/// as a [`WireError`].
-pub type WireOutput = Output<WireError>;
-
-/// The machine's output as the module sends it.
-pub fn wire_output(o: Output) -> WireOutput {
-    o.map_error(|e| WireError::from(&e))
 }

@@ -54,7 +54,7 @@ use core::fmt;
 use core::str::FromStr;
 
 /// An Engine API version such as 1.41.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ApiVersion {
     /// Major version (1).
     pub major: u16,
@@ -103,7 +103,7 @@ impl fmt::Display for ApiVersion {
 }
 
 /// A text that is not an API version such as `1.45`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{0:?} is not an API version such as 1.45")]
 pub struct BadVersion(pub String);
 
@@ -123,7 +123,7 @@ impl FromStr for ApiVersion {
 }
 
 /// Why no API version could be agreed with the engine.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum VersionError {
     /// The ping answer has no `Api-Version` header.

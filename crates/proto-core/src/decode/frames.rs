@@ -29,7 +29,7 @@ pub struct Chunk {
 }
 
 /// Why a multiplexed stream cannot be decoded.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum FrameError {
     /// The stream byte is not 0, 1, 2 or 3.

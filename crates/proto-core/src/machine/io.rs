@@ -55,14 +55,11 @@ pub enum Input {
 
 /// What the machine wants done, or says happened.
 ///
-/// Serializes with serde when `E` does. `E` is the machine's own [`Error`]
-/// unless the output has crossed a boundary: [`Error`] holds `&'static
-/// str`s, so it cannot be read back from bytes, and an error travels as a
-/// type of the boundary's own (its phase and message, say), made with
-/// [`Output::map_error`].
+/// Serializes with serde, errors included: an output read back from bytes
+/// (the WebAssembly module's) is the one the machine made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)] // Each variant's doc says what its fields are.
-pub enum Output<E = Error> {
+pub enum Output {
     /// Send `request`; report its answer under `id`.
     Send { id: RequestId, request: Request },
     /// Write stdin bytes on request `id`'s upgraded connection (the attach),
@@ -77,11 +74,11 @@ pub enum Output<E = Error> {
     /// Something happened: pass it to the user.
     Event(Event),
     /// Something failed: pass it to the user. The machine goes on cleaning up.
-    Error(E),
+    Error(Error),
     /// The caller's command `command` (a stdin write or close, a resize) is
     /// done: pass `result` to whoever gave it. Each command taken gets
     /// exactly one, unless the machine is [abandoned](super::Machine::abandon).
-    Ack { command: CommandId, result: Result<(), CommandFailed<E>> },
+    Ack { command: CommandId, result: Result<(), CommandFailed> },
     /// Nothing more until an input arrives, a command is given, or
     /// `deadline` passes (then call [`Machine::handle_timeout`](super::Machine::handle_timeout)).
     Pending {
@@ -90,21 +87,4 @@ pub enum Output<E = Error> {
     },
     /// The run is over: nothing more will be output, and inputs are ignored.
     Done,
-}
-
-impl<E> Output<E> {
-    /// The same output with its error, if it is one, turned into an `F`.
-    pub fn map_error<F>(self, f: impl FnOnce(E) -> F) -> Output<F> {
-        match self {
-            Output::Send { id, request } => Output::Send { id, request },
-            Output::Write { id, data, command } => Output::Write { id, data, command },
-            Output::CloseWrite { id, command } => Output::CloseWrite { id, command },
-            Output::Abort { id } => Output::Abort { id },
-            Output::Event(e) => Output::Event(e),
-            Output::Error(e) => Output::Error(f(e)),
-            Output::Ack { command, result } => Output::Ack { command, result: result.map_err(|e| e.map_error(f)) },
-            Output::Pending { deadline } => Output::Pending { deadline },
-            Output::Done => Output::Done,
-        }
-    }
 }

@@ -99,7 +99,11 @@ impl Machine {
         let millis = self.spec.cpu_millis().unwrap_or_default();
         if millis > host.cpus.saturating_mul(1000) {
             let value = format!("{} CPUs, on a host with {}", millis as f64 / 1000.0, host.cpus);
-            let e = SpecError::Invalid { field: "CPU limit", value, why: "is more than the engine's host has" };
+            let e = SpecError::Invalid {
+                field: "CPU limit".into(),
+                value,
+                why: "is more than the engine's host has".into(),
+            };
             return self.fail(now, Error::Spec(e));
         }
         self.before_create(now);

@@ -130,9 +130,9 @@ impl RunSpecBuilder {
                 Some((k, v)) => self.spec.env.0.push((k.to_string(), v.to_string())),
                 None if self.deferred.is_none() => {
                     self.deferred = Some(SpecError::Invalid {
-                        field: "environment variable",
+                        field: "environment variable".into(),
                         value: var.as_ref().to_string(),
-                        why: "expected NAME=value",
+                        why: "expected NAME=value".into(),
                     });
                 }
                 None => {}

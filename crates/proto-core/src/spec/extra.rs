@@ -34,7 +34,11 @@ const RUN_FIELDS: [&str; 7] = ["Image", "Tty", "OpenStdin", "StdinOnce", "Attach
 /// would remove the container before its end is read) and cstream's own
 /// `io.cstream.` labels (which `gc` relies on).
 pub(super) fn check(extra: &Value) -> Result<(), SpecError> {
-    let invalid = |value: &str, why| SpecError::Invalid { field: "create_extra", value: value.to_string(), why };
+    let invalid = |value: &str, why: &'static str| SpecError::Invalid {
+        field: "create_extra".into(),
+        value: value.to_string(),
+        why: why.into(),
+    };
     let Value::Object(top) = extra else {
         return Err(invalid(&extra.to_string(), "must be a JSON object, merged into the create body"));
     };

@@ -24,7 +24,7 @@ impl ImageRef {
     /// Parses and checks a reference such as `alpine`, `alpine:3.20`,
     /// `127.0.0.1:5000/team/app:v1` or `app@sha256:<64 hex>`.
     pub fn parse(s: &str) -> Result<Self, SpecError> {
-        let bad = |why: &'static str| SpecError::Image { reference: s.to_string(), why };
+        let bad = |why: &'static str| SpecError::Image { reference: s.to_string(), why: why.into() };
         if s.is_empty() {
             return Err(bad("it is empty"));
         }

@@ -52,7 +52,8 @@ impl FromStr for Ulimit {
     type Err = SpecError;
 
     fn from_str(s: &str) -> Result<Self, SpecError> {
-        let bad = |why| SpecError::Invalid { field: "ulimit", value: s.to_string(), why };
+        let bad =
+            |why: &'static str| SpecError::Invalid { field: "ulimit".into(), value: s.to_string(), why: why.into() };
         let (name, values) =
             s.split_once('=').ok_or_else(|| bad("expected NAME=SOFT[:HARD], such as nofile=1024:4096"))?;
         let number = |v: &str| v.parse::<i64>().map_err(|_| bad("limits must be whole numbers, or -1 for unlimited"));
@@ -90,7 +91,7 @@ impl FromStr for Device {
             [host, container, p] => (host, container, p),
             _ => {
                 let why = "expected HOST[:CONTAINER[:PERMISSIONS]], such as /dev/fuse:/dev/fuse:rwm";
-                return Err(SpecError::Invalid { field: "device", value: s.to_string(), why });
+                return Err(SpecError::Invalid { field: "device".into(), value: s.to_string(), why: why.into() });
             }
         };
         Ok(Device { host: host.to_string(), container: container.to_string(), permissions: permissions.to_string() })

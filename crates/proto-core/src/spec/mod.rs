@@ -24,6 +24,7 @@ mod signal;
 pub(crate) mod support;
 mod validate;
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -300,7 +301,10 @@ impl fmt::Debug for Secret {
 }
 
 /// Why a spec was refused. Each names the field and the problem.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// The texts are [`Cow`]s: cstream's own are `&'static str`s, and one read
+/// back with serde (from a WebAssembly module, say) owns its text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum SpecError {
     /// The image reference is malformed.
@@ -309,29 +313,29 @@ pub enum SpecError {
         /// The reference as given.
         reference: String,
         /// What is wrong with it.
-        why: &'static str,
+        why: Cow<'static, str>,
     },
     /// A field has a value the engine would refuse or misread.
     #[error("invalid {field} {value:?}: {why}")]
     Invalid {
         /// The field, as a user names it ("mount target", "memory limit", ...).
-        field: &'static str,
+        field: Cow<'static, str>,
         /// The offending value (never a secret or an env value).
         value: String,
         /// What is wrong with it.
-        why: &'static str,
+        why: Cow<'static, str>,
     },
     /// Two options that cannot be used together.
     #[error("{0}")]
-    Conflict(&'static str),
+    Conflict(Cow<'static, str>),
     /// The engine would ignore an option: refused before anything is created.
     #[error("the {field} cannot be used with {engine}: {why}")]
     Unsupported {
         /// The option, as a user names it ("platform", "OCI runtime").
-        field: &'static str,
+        field: Cow<'static, str>,
         /// The engine, or the API version spoken with it.
         engine: String,
         /// Why.
-        why: &'static str,
+        why: Cow<'static, str>,
     },
 }

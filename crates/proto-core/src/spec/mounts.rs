@@ -70,7 +70,7 @@ pub enum MountSpec {
 }
 
 fn bad(s: &str, why: &'static str) -> SpecError {
-    SpecError::Invalid { field: "mount", value: s.to_string(), why }
+    SpecError::Invalid { field: "mount".into(), value: s.to_string(), why: why.into() }
 }
 
 fn flag(s: &str, v: Option<&str>) -> Result<bool, SpecError> {
@@ -141,7 +141,11 @@ fn fields(s: &str) -> Result<Fields<'_>, SpecError> {
             "" => return Err(bad(s, "has an empty option")),
             _ => {
                 let why = "is not supported: cstream takes type, source, target, readonly, volume-nocopy, tmpfs-size and tmpfs-mode";
-                return Err(SpecError::Invalid { field: "mount option", value: key.to_string(), why });
+                return Err(SpecError::Invalid {
+                    field: "mount option".into(),
+                    value: key.to_string(),
+                    why: why.into(),
+                });
             }
         }
     }

@@ -65,7 +65,7 @@ impl Publish {
 }
 
 fn bad(s: &str, why: &'static str) -> SpecError {
-    SpecError::Invalid { field: "published port", value: s.to_string(), why }
+    SpecError::Invalid { field: "published port".into(), value: s.to_string(), why: why.into() }
 }
 
 /// A port number, 1 to 65535.

@@ -260,7 +260,7 @@ impl SignalError {
 
 impl From<SignalError> for super::SpecError {
     fn from(e: SignalError) -> Self {
-        super::SpecError::Invalid { field: "stop signal", value: e.value, why: WHY }
+        super::SpecError::Invalid { field: "stop signal".into(), value: e.value, why: WHY.into() }
     }
 }
 

@@ -17,7 +17,9 @@ use crate::api::version::{ApiVersion, EngineInfo, EngineKind};
 /// - Below API 1.41 the create has no `platform` parameter.
 pub(crate) fn refusal(spec: &RunSpec, engine: &EngineInfo) -> Option<SpecError> {
     let podman = engine.kind == EngineKind::Podman;
-    let unsupported = |field, engine, why| Some(SpecError::Unsupported { field, engine, why });
+    let unsupported = |field: &'static str, engine, why: &'static str| {
+        Some(SpecError::Unsupported { field: field.into(), engine, why: why.into() })
+    };
     if spec.platform.is_some() && podman {
         let why =
             "its Docker-compatible API ignores the platform of a create and of a pull, so it could not be checked";

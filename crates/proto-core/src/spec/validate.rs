@@ -25,7 +25,7 @@ pub(super) fn check(s: &RunSpec) -> Result<(), SpecError> {
 }
 
 fn invalid(field: &'static str, value: impl ToString, why: &'static str) -> SpecError {
-    SpecError::Invalid { field, value: value.to_string(), why }
+    SpecError::Invalid { field: field.into(), value: value.to_string(), why: why.into() }
 }
 
 fn no_nul(field: &'static str, v: &str) -> Result<(), SpecError> {
@@ -119,7 +119,7 @@ fn check_limits(s: &RunSpec) -> Result<(), SpecError> {
     }
     if let Some(swap) = s.memory_swap {
         let Some(m) = s.memory else {
-            return Err(SpecError::Conflict("a swap limit needs a memory limit"));
+            return Err(SpecError::Conflict("a swap limit needs a memory limit".into()));
         };
         if swap != -1 && (swap < 0 || (swap as u64) < m) {
             return Err(invalid("memory+swap limit", swap, "must be at least the memory limit, or -1 for unlimited"));
@@ -158,7 +158,7 @@ fn check_security(s: &RunSpec) -> Result<(), SpecError> {
         return Err(invalid("capability", c, "is both added and dropped"));
     }
     if s.privileged && s.no_new_privileges {
-        return Err(SpecError::Conflict("privileged and no-new-privileges cannot be used together"));
+        return Err(SpecError::Conflict("privileged and no-new-privileges cannot be used together".into()));
     }
     if let Some(net) = &s.network {
         let ok = !net.is_empty() && net.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-:".contains(&b));
@@ -215,10 +215,10 @@ fn check_timing(s: &RunSpec) -> Result<(), SpecError> {
         return Err(invalid("terminal size", "0", "columns and rows must be positive"));
     }
     if s.tty_size.is_some() && !s.tty {
-        return Err(SpecError::Conflict("a terminal size needs tty mode"));
+        return Err(SpecError::Conflict("a terminal size needs tty mode".into()));
     }
     if s.limits.max_body < 1024 || s.limits.max_frame_hold == 0 {
-        return Err(SpecError::Conflict("answer limits are too small to be useful"));
+        return Err(SpecError::Conflict("answer limits are too small to be useful".into()));
     }
     Ok(())
 }
