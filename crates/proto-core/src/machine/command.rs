@@ -22,26 +22,16 @@ pub struct CommandId(pub u64);
 
 /// Why a command taken by the machine did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CommandFailed<E = Error> {
+pub enum CommandFailed {
     /// It was not carried out: the process ended, or the run gave up the
     /// request it rode on, first.
     Refused(CommandError),
     /// It was tried and failed: the engine refused the size, the write or
     /// the connection failed.
-    Failed(E),
+    Failed(Error),
 }
 
-impl<E> CommandFailed<E> {
-    /// The same failure with its error, if it has one, turned into an `F`.
-    pub fn map_error<F>(self, f: impl FnOnce(E) -> F) -> CommandFailed<F> {
-        match self {
-            CommandFailed::Refused(e) => CommandFailed::Refused(e),
-            CommandFailed::Failed(e) => CommandFailed::Failed(f(e)),
-        }
-    }
-}
-
-impl<E: fmt::Display> fmt::Display for CommandFailed<E> {
+impl fmt::Display for CommandFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandFailed::Refused(e) => e.fmt(f),
@@ -50,7 +40,7 @@ impl<E: fmt::Display> fmt::Display for CommandFailed<E> {
     }
 }
 
-impl<E: fmt::Debug + fmt::Display> core::error::Error for CommandFailed<E> {}
+impl core::error::Error for CommandFailed {}
 
 /// The commands taken and not yet acknowledged.
 #[derive(Debug, Default)]
