@@ -9,14 +9,16 @@ use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
 use cstream_proto_core::{Machine, Phase, RunInfo, RunSpec, SpecError};
 use http_body_util::BodyExt;
+use tokio::sync::mpsc;
 
 use crate::connect::Connector;
+use crate::drive::{Drive, Shared};
 use crate::error::Error;
 use crate::exchange::{describe, http_request};
 use crate::known::Known;
 use crate::owner::{Liveness, Owner};
 use crate::pool::Pool;
-use crate::run::{Run, pair};
+use crate::run::Run;
 use crate::task;
 use crate::transcript::Transcript;
 
@@ -253,7 +255,10 @@ impl Engine {
         if self.inner.pool.is_local() {
             if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
                 let why = "does not exist on the engine's host";
-                return Run::failed(SpecError::Invalid { field: "mount source".into(), value: m.source.clone(), why: why.into() }.into());
+                return Run::failed(
+                    SpecError::Invalid { field: "mount source".into(), value: m.source.clone(), why: why.into() }
+                        .into(),
+                );
             }
         }
         let owner = Owner::this_process().map(|o| o.to_string());
@@ -263,9 +268,14 @@ impl Engine {
             (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
-        let (run, driver) = pair();
-        task::spawn(driver, self.inner.pool.clone(), self.inner.known.clone(), machine, transcript);
-        run
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
+        let (arrivals_tx, arrivals) = mpsc::channel(task::ARRIVAL_BUFFER);
+        let (control_tx, control) = mpsc::unbounded_channel();
+        let pool = self.inner.pool.clone();
+        let drive = Drive::new(machine, pool, self.inner.known.clone(), runtime.clone(), arrivals_tx, transcript);
+        let shared = Shared::new(drive);
+        task::spawn(&runtime, shared.clone(), arrivals, control);
+        Run::engine(shared, control_tx)
     }
 
     /// A call outside a run that failed as the core says.

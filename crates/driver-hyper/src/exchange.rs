@@ -3,19 +3,16 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use cstream_proto_core::api::{Request, RequestKind};
 use cstream_proto_core::{CommandId, Input, RequestId};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc;
 
 use crate::pool::Pool;
-
-/// Read size for the upgraded output stream.
-const READ_SIZE: usize = 64 * 1024;
 
 /// Stdin for an upgraded attach: bytes to write, or `None` to close; each
 /// reported back as [`Input::Written`] for its command once done.
@@ -65,124 +62,107 @@ fn head(id: RequestId, res: &http::Response<Incoming>) -> Input {
     Input::Head { id, status: res.status().as_u16(), headers }
 }
 
-/// Sends `req` and reports everything about its answer on `inputs`. Ends when
-/// the answer ends, or when `inputs` closes (the run is over).
+/// What a request's task hands back to its run: part of an answer, or the
+/// read side of an upgraded attach, which the run then reads itself.
+pub(crate) enum Arrival {
+    Input(Input),
+    Upgraded { id: RequestId, reader: ReadHalf<Upgraded> },
+}
+
+/// An upgraded connection, as tokio reads and writes it.
+pub(crate) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Sends `req` and reports everything about its answer on `arrivals`. Ends
+/// when the answer ends, or when `arrivals` closes (the run is over). An
+/// upgraded attach hands its read side back and goes on writing `stdin`.
 pub(crate) async fn exchange(
     pool: Arc<Pool>,
     id: RequestId,
     req: Request,
-    inputs: mpsc::Sender<Input>,
+    arrivals: mpsc::Sender<Arrival>,
     stdin: Option<mpsc::UnboundedReceiver<StdinOp>>,
 ) {
+    let send = |input: Input| arrivals.send(Arrival::Input(input));
     let failed = |message: String| Input::Failed { id, message };
     let request = match http_request(&req) {
         Ok(r) => r,
         Err(e) => {
-            let _ = inputs.send(failed(e.to_string())).await;
+            let _ = send(failed(e.to_string())).await;
             return;
         }
     };
     let mut sender = match pool.checkout().await {
         Ok(s) => s,
         Err(e) => {
-            let _ = inputs.send(failed(format!("{}: {e}", pool.endpoint()))).await;
+            let _ = send(failed(format!("{}: {e}", pool.endpoint()))).await;
             return;
         }
     };
     let res = match sender.send_request(request).await {
         Ok(res) => res,
         Err(e) => {
-            let _ = inputs.send(failed(describe(&e))).await;
+            let _ = send(failed(describe(&e))).await;
             return;
         }
     };
     // The method and path only: a header's value may be a credential.
     tracing::debug!("{} {} -> {}", req.method.as_str(), req.path, res.status().as_u16());
-    if inputs.send(head(id, &res)).await.is_err() {
+    if send(head(id, &res)).await.is_err() {
         return;
     }
     if req.kind == RequestKind::Upgrade && res.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-        return upgraded(id, res, inputs, stdin).await;
+        return upgraded(id, res, &arrivals, stdin).await;
     }
     let mut body = res.into_body();
     loop {
         match body.frame().await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    if !data.is_empty() && inputs.send(Input::Body { id, data }).await.is_err() {
+                    if !data.is_empty() && send(Input::Body { id, data }).await.is_err() {
                         return;
                     }
                 }
             }
             Some(Err(e)) => {
-                let _ = inputs.send(failed(describe(&e))).await;
+                let _ = send(failed(describe(&e))).await;
                 return;
             }
             None => break,
         }
     }
     pool.checkin(sender);
-    let _ = inputs.send(Input::End { id }).await;
+    let _ = send(Input::End { id }).await;
 }
 
 async fn upgraded(
     id: RequestId,
     res: http::Response<Incoming>,
-    inputs: mpsc::Sender<Input>,
+    arrivals: &mpsc::Sender<Arrival>,
     stdin: Option<mpsc::UnboundedReceiver<StdinOp>>,
 ) {
     let io = match hyper::upgrade::on(res).await {
         Ok(up) => TokioIo::new(up),
         Err(e) => {
             let message = format!("the engine answered 101 but the connection was not upgraded: {e}");
-            let _ = inputs.send(Input::Failed { id, message }).await;
+            let _ = arrivals.send(Arrival::Input(Input::Failed { id, message })).await;
             return;
         }
     };
-    let (mut reader, mut writer) = tokio::io::split(io);
-    let written = inputs.clone();
-    let write_half = async move {
-        let Some(mut stdin) = stdin else { return std::future::pending().await };
-        while let Some((op, command)) = stdin.recv().await {
-            let result = match op {
-                Some(data) => writer.write_all(&data).await,
-                None => writer.shutdown().await,
-            };
-            let result = result.map_err(|e| e.to_string());
-            let failed = result.is_err();
-            if written.send(Input::Written { command, result }).await.is_err() || failed {
-                break;
-            }
+    let (reader, mut writer) = tokio::io::split(io);
+    if arrivals.send(Arrival::Upgraded { id, reader }).await.is_err() {
+        return;
+    }
+    let Some(mut stdin) = stdin else { return };
+    while let Some((op, command)) = stdin.recv().await {
+        let result = match op {
+            Some(data) => writer.write_all(&data).await,
+            None => writer.shutdown().await,
+        };
+        let result = result.map_err(|e| e.to_string());
+        let failed = result.is_err();
+        if arrivals.send(Arrival::Input(Input::Written { command, result })).await.is_err() || failed {
+            return;
         }
-        std::future::pending::<()>().await
-    };
-    let read_half = async move {
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
-        loop {
-            if buf.capacity() < READ_SIZE / 4 {
-                buf.reserve(READ_SIZE);
-            }
-            match reader.read_buf(&mut buf).await {
-                Ok(0) => {
-                    let _ = inputs.send(Input::End { id }).await;
-                    return;
-                }
-                Ok(_) => {
-                    let data = buf.split().freeze();
-                    if inputs.send(Input::Body { id, data }).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = inputs.send(Input::Failed { id, message: format!("output stream: {e}") }).await;
-                    return;
-                }
-            }
-        }
-    };
-    tokio::select! {
-        () = read_half => {}
-        () = write_half => {}
     }
 }
 
@@ -207,6 +187,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use cstream_proto_core::api::{Header, Method};
+    use tokio::io::AsyncReadExt;
 
     use super::*;
     use crate::connect::{BoxFuture, BoxIo, Connector};
@@ -274,8 +255,10 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         exchange(pool, RequestId(7), req, tx, None).await;
         let mut inputs = Vec::new();
-        while let Some(i) = rx.recv().await {
-            inputs.push(i);
+        while let Some(a) = rx.recv().await {
+            if let Arrival::Input(i) = a {
+                inputs.push(i);
+            }
         }
         let sent = String::from_utf8_lossy(&engine.seen.lock().unwrap()).into_owned();
         (inputs, sent)

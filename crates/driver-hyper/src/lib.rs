@@ -63,6 +63,7 @@ mod auth;
 mod cleanup;
 mod connect;
 mod control;
+mod drive;
 mod engine;
 mod error;
 mod exchange;

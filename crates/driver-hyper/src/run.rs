@@ -1,8 +1,9 @@
 //! A run as its caller holds it: the [`Stream`] of its events, the
 //! commands it takes ([`RunHandle`]), and its result
-//! ([`Run::output`], [`Run::wait`]). What drives it lives elsewhere: the
-//! engine's task ([`task`](crate::task)) or another driver, on the far side of
-//! the channels [`pair`] makes.
+//! ([`Run::output`], [`Run::wait`]). An engine run is moved by the stream's
+//! own polls, which read the attach stream, and by the task beside it
+//! ([`drive`](crate::drive), [`task`](crate::task)); another driver's run
+//! comes over the channels [`pair`] makes.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,14 +12,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use cstream_proto_core::{CommandError, Event, EventKind, TtySize};
 use futures_core::Stream;
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::control::{Ack, Control, RunDriver};
+use crate::drive::{EVENT_BUFFER, Shared};
 use crate::error::Error;
 use crate::output::{Collector, ExitStatus, Output as RunOutput, RunError};
-
-/// Events waiting for the consumer, at most.
-const EVENT_BUFFER: usize = 16;
 
 /// A run in progress: a [`Stream`] of its events, in order, that ends after
 /// the last one (for a container run, `ContainerRemove`).
@@ -69,10 +70,19 @@ const EVENT_BUFFER: usize = 16;
 /// Dropping the stream cancels the run as described above: the run's task
 /// removes the container without anyone polling.
 pub struct Run {
-    events: mpsc::Receiver<Result<Event, Error>>,
+    events: Events,
     control: mpsc::UnboundedSender<Control>,
     /// The container's id, once `ContainerCreate` went by.
     container_id: Option<String>,
+}
+
+/// Where a run's events come from.
+enum Events {
+    /// Another driver's task, over a channel.
+    Channel(mpsc::Receiver<Result<Event, Error>>),
+    /// The engine's run itself, moved by this stream's polls (see
+    /// [`drive`](crate::drive)).
+    Engine(Arc<Shared>),
 }
 
 /// A run and its driver's side, connected: the engine's task drives one,
@@ -81,7 +91,8 @@ pub struct Run {
 pub fn pair() -> (Run, RunDriver) {
     let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
     let (control, control_rx) = mpsc::unbounded_channel();
-    (Run { events, control, container_id: None }, RunDriver { events: events_tx, control: control_rx })
+    let run = Run { events: Events::Channel(events), control, container_id: None };
+    (run, RunDriver { events: events_tx, control: control_rx })
 }
 
 impl std::fmt::Debug for Run {
@@ -96,7 +107,12 @@ impl Run {
         let (events_tx, events) = mpsc::channel(1);
         let (control, _) = mpsc::unbounded_channel();
         let _ = events_tx.try_send(Err(error));
-        Run { events, control, container_id: None }
+        Run { events: Events::Channel(events), control, container_id: None }
+    }
+
+    /// An engine run, driven by this stream's polls and by the task beside it.
+    pub(crate) fn engine(shared: Arc<Shared>, control: mpsc::UnboundedSender<Control>) -> Run {
+        Run { events: Events::Engine(shared), control, container_id: None }
     }
 
     /// Reads the run to its end and returns how the process ended and
@@ -256,10 +272,59 @@ impl Stream for Run {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = self.events.poll_recv(cx);
+        let item = match &mut self.events {
+            Events::Channel(rx) => rx.poll_recv(cx),
+            Events::Engine(shared) => poll_engine(shared, cx),
+        };
         if let Poll::Ready(Some(Ok(Event { kind: EventKind::ContainerCreate { id, .. }, .. }))) = &item {
             self.container_id = Some(id.clone());
         }
         item
+    }
+}
+
+/// The next event of an engine run: one waiting, or one read from the attach
+/// stream here and now.
+fn poll_engine(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+    let mut d = shared.lock();
+    loop {
+        if let Some(item) = d.events.pop_front() {
+            if d.events.len() + 1 == EVENT_BUFFER {
+                shared.task.notify_one();
+            }
+            return Poll::Ready(Some(item));
+        }
+        if d.done {
+            return Poll::Ready(None);
+        }
+        let deadline = d.deadline;
+        match d.poll_read(cx) {
+            Poll::Ready(()) => {
+                if d.deadline != deadline || d.done {
+                    shared.task.notify_one();
+                }
+            }
+            Poll::Pending => {
+                if !d.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    d.consumer = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// Dropping an engine run mid-way kills its process at once and leaves the
+/// cleanup to the task beside it.
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Events::Engine(shared) = &self.events {
+            let mut d = shared.lock();
+            if !d.done {
+                d.detach();
+                drop(d);
+                shared.task.notify_one();
+            }
+        }
     }
 }
