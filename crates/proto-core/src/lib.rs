@@ -48,6 +48,34 @@
 //! so a driver that feeds it when the consumer is ready never buffers more
 //! than one read.
 //!
+//! # Driving it fast
+//!
+//! The machine costs little per byte; what a driver does around it sets the
+//! speed. The hyper driver (`cstream-driver-hyper`) does this, and any
+//! driver can:
+//!
+//! - **Read the output where it is consumed.** Read the attach connection
+//!   from the code that takes the events (the consumer's poll, or the loop
+//!   that prints them), feed each read to the machine and drain it there and
+//!   then. One read is then one wake-up, the bytes go from the read buffer to
+//!   the consumer's [`EventKind::Output`] with no queue between, and a
+//!   consumer that stops taking events stops the reads: backpressure needs
+//!   nothing more. Everything else (the short requests, the wait, the
+//!   caller's commands, deadlines) is rare and can live anywhere, as long as
+//!   one lock or one thread orders the calls into the machine.
+//! - **Hand over whole reads.** Read into a buffer sized by what the socket
+//!   had last time (a read that fills it doubles the next; the hyper driver
+//!   goes from 16 to 128 KiB) and pass it as one [`Input::Body`] without
+//!   copying (`BytesMut::split().freeze()`). Output events are slices of
+//!   that buffer; the decoder copies nothing unless coalescing is on.
+//! - **Ask the engine once.** [`Machine::engine`] holds what the run
+//!   learned (the ping's API version, the host's CPUs from `GET /info`);
+//!   start the next run on the same engine [`Machine::with_engine`] with it
+//!   and it skips those requests.
+//! - **Keep connections.** Short requests (create, start, inspect, delete)
+//!   can share keep-alive connections; attach and wait each hold one for the
+//!   whole run.
+//!
 //! # The lifecycle
 //!
 //! `GET /_ping` (API version, Docker or Podman), `POST /containers/create`
