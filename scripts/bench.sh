@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks: cstream side by side with bollard and the docker CLI, on the real engines.
 #
-#   scripts/bench.sh           everything: about 8 minutes on a 2-core machine
-#   scripts/bench.sh --quick   each item briefly: about 2 minutes (for CI)
+#   scripts/bench.sh           everything: about 13 minutes on a 2-core machine
+#   scripts/bench.sh --quick   each item briefly: about 2 minutes (for CI); no 64 at once,
+#                              and item 6's 32 at once on Docker only
 #
 # Brings the engines up (scripts/engines.sh up), builds crates/bench in release mode, runs
-# items 1-4 (run latency on Docker and Podman, 32 runs at once, streaming throughput and
-# client CPU, client peak RSS; the three clients interleaved, medians), then the decoder
-# microbenchmark (criterion), and prints every figure as Markdown tables with the targets.
+# items 1-4 and 6 (run latency on Docker and Podman, 32 and 64 runs at once, streaming
+# throughput and client CPU, client peak RSS, client CPU per run of `true`; the three clients
+# interleaved, medians), then the decoder microbenchmark (item 5, criterion), and prints every
+# figure as Markdown tables, then one table of the targets with a verdict each.
 # BENCHMARKS.md at the repository root holds the latest figures and what they mean.
 #
 # Environment (optional): CARGO_TARGET_DIR (default ./target), BENCH_ARGS (more arguments for
@@ -21,7 +23,7 @@ case ${1:-} in
   --quick) quick=(--quick) ;;
   '') ;;
   -h | --help)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -38,12 +40,15 @@ log "building crates/bench (release) into $target"
 cargo build --release --quiet -p cstream-bench
 cargo bench --quiet -p cstream-bench --bench decoder --no-run 2>/dev/null
 bench=$target/release/cstream-bench
+# The targets of items 1-4 and 6, printed with the decoder's after item 5.
+targets_file=$(mktemp)
+trap 'rm -f "$targets_file"' EXIT
 
 printf 'commit %s%s, %s\n' "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
   "$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')" "$(rustc --version)"
 status=0
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of words.
-"$bench" all "${quick[@]}" ${BENCH_ARGS:-} || status=$?
+"$bench" all "${quick[@]}" --targets-out "$targets_file" ${BENCH_ARGS:-} || status=$?
 
 log "decoder microbenchmark (criterion)"
 if ((${#quick[@]})); then
@@ -52,5 +57,5 @@ else
   criterion_args=(--warm-up-time 2 --measurement-time 5)
 fi
 cargo bench --quiet -p cstream-bench --bench decoder -- "${criterion_args[@]}" >&2
-"$bench" decoder-summary "$target/criterion"
+"$bench" decoder-summary "$target/criterion" --targets "$targets_file"
 exit "$status"

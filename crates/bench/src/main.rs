@@ -1,12 +1,14 @@
 //! cstream side by side with bollard and the docker CLI, on the real engines.
 //!
 //! ```text
-//! cstream-bench [all] [--quick] [--items 1,2,3,4] [--docker unix:///var/run/docker.sock]
+//! cstream-bench [all] [--quick] [--items 1,2,3,4,6] [--docker unix:///var/run/docker.sock]
 //!               [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
+//!               [--targets-out FILE]
 //! cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///... --bytes N
 //!               [--log-driver none] [--stall-every BYTES --stall-ms MS]
 //!               [--flavor multi|current] [--consumer main|task]
-//! cstream-bench decoder-summary DIR     (criterion's output folder)
+//! cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///... (--runs N | --at-once K)
+//! cstream-bench decoder-summary DIR [--targets FILE]    (criterion's output folder)
 //! cstream-bench phases [--runs 20] [--engine unix:///...]   (where a run of `true` spends its time)
 //! ```
 //!
@@ -14,17 +16,22 @@
 //! rotated every round), and prints medians with [min–max] and cstream's
 //! ratios, then the targets. Runs and rounds per item are in [`Plan`].
 //! `stream` is one client streaming in a process of its own, so that its CPU
-//! time and peak RSS are the client's alone; it prints one JSON line.
+//! time and peak RSS are the client's alone; `runs` is one client making runs
+//! of `true` in a process of its own (see [`runs`]); each prints one JSON line.
 
 mod clients;
+mod decoder_summary;
+mod runs;
 mod stats;
 mod sys;
+mod targets;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clients::{Client, Consumer, Job, Res, Timings};
 use stats::{Row, Samples, Unit};
+use targets::{Targets, order, ratio, times};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -33,7 +40,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("stream") => stream_main(&args[1..]),
-        Some("decoder-summary") => decoder_summary(&args[1..]),
+        Some("runs") => runs::child_main(&args[1..]),
+        Some("decoder-summary") => decoder_summary::main(&args[1..]),
         Some("phases") => phases_main(&args[1..]),
         Some("all") => all_main(&args[1..]),
         Some("-h" | "--help" | "help") => {
@@ -52,12 +60,15 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:
-  cstream-bench [all] [--quick] [--items 1,2,3,4] [--docker unix:///var/run/docker.sock]
+  cstream-bench [all] [--quick] [--items 1,2,3,4,6] [--docker unix:///var/run/docker.sock]
                 [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
+                [--targets-out FILE]
   cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///PATH --bytes N
                 [--log-driver none] [--stall-every BYTES --stall-ms MS] [--image IMAGE]
                 [--flavor multi|current] [--consumer main|task]
-  cstream-bench decoder-summary CRITERION_DIR
+  cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///PATH (--runs N | --at-once K)
+                [--image IMAGE]
+  cstream-bench decoder-summary CRITERION_DIR [--targets FILE]
   cstream-bench phases [--runs 20] [--engine unix:///var/run/docker.sock] [--image IMAGE]";
 
 /// `--name value` options and bare flags.
@@ -221,7 +232,7 @@ fn run_stream_child(
     stall_every: u64,
     flavor: &str,
 ) -> Res<StreamResult> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let exe = sys::this_program()?;
     let out = std::process::Command::new(exe)
         .args(["stream", "--client", client.name(), "--engine", endpoint, "--image", image, "--flavor", flavor])
         .args(["--bytes", &bytes.to_string(), "--log-driver", driver, "--stall-every", &stall_every.to_string()])
@@ -250,7 +261,7 @@ fn run_stream_child(
 struct Plan {
     latency_runs: usize,
     burst_rounds: usize,
-    burst_size: usize,
+    burst_sizes: &'static [usize],
     stream_bytes: u64,
     stream_rounds_default: usize,
     stream_rounds_none: usize,
@@ -258,6 +269,9 @@ struct Plan {
     rss_rounds: usize,
     stall_bytes: u64,
     stall_rounds: usize,
+    cpu_runs: usize,
+    cpu_rounds: usize,
+    cpu_burst_rounds: usize,
 }
 
 impl Plan {
@@ -265,7 +279,7 @@ impl Plan {
         Plan {
             latency_runs: 20,
             burst_rounds: 3,
-            burst_size: 32,
+            burst_sizes: &[32, 64],
             stream_bytes: 256 * MIB,
             stream_rounds_default: 3,
             stream_rounds_none: 5,
@@ -273,6 +287,9 @@ impl Plan {
             rss_rounds: 2,
             stall_bytes: 256 * MIB,
             stall_rounds: 1,
+            cpu_runs: 20,
+            cpu_rounds: 3,
+            cpu_burst_rounds: 3,
         }
     }
 
@@ -280,14 +297,20 @@ impl Plan {
         Plan {
             latency_runs: 5,
             burst_rounds: 1,
-            burst_size: 32,
+            // 64 at once (~40 s for the three clients) and Podman's batch of
+            // 32 for item 6 (~30 s) are left to the full run: --quick stays
+            // about 2 minutes.
+            burst_sizes: &[32],
             stream_bytes: 64 * MIB,
             stream_rounds_default: 1,
-            stream_rounds_none: 2,
+            stream_rounds_none: 1,
             rss_bytes: 256 * MIB,
             rss_rounds: 1,
-            stall_bytes: 64 * MIB,
+            stall_bytes: 32 * MIB,
             stall_rounds: 1,
+            cpu_runs: 3,
+            cpu_rounds: 1,
+            cpu_burst_rounds: 0,
         }
     }
 }
@@ -299,60 +322,6 @@ fn rotated(round: usize) -> [(usize, Client); 3] {
     v
 }
 
-struct Targets {
-    lines: Vec<String>,
-}
-
-impl Targets {
-    fn check(&mut self, what: &str, value: Option<f64>, limit: f64, shown: impl Fn(f64) -> String) {
-        let line = match value {
-            Some(v) if v <= limit => {
-                format!(
-                    "MET     {what}: {} (target ≤ {}, {:.0}% under)",
-                    shown(v),
-                    shown(limit),
-                    (1.0 - v / limit) * 100.0
-                )
-            }
-            Some(v) => format!(
-                "MISSED  {what}: {} (target ≤ {}, {:.0}% over)",
-                shown(v),
-                shown(limit),
-                (v / limit - 1.0) * 100.0
-            ),
-            None => format!("n/a     {what}: not measured"),
-        };
-        self.lines.push(line);
-    }
-
-    fn at_least(&mut self, what: &str, value: Option<f64>, floor: f64, shown: impl Fn(f64) -> String) {
-        let line = match value {
-            Some(v) if v >= floor => {
-                format!(
-                    "MET     {what}: {} (target ≥ {}, {:.0}% above)",
-                    shown(v),
-                    shown(floor),
-                    (v / floor - 1.0) * 100.0
-                )
-            }
-            Some(v) => {
-                format!(
-                    "MISSED  {what}: {} (target ≥ {}, {:.0}% short)",
-                    shown(v),
-                    shown(floor),
-                    (1.0 - v / floor) * 100.0
-                )
-            }
-            None => format!("n/a     {what}: not measured"),
-        };
-        self.lines.push(line);
-    }
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    Some(a? / b?)
-}
-
 fn all_main(args: &[String]) -> Res<()> {
     let a = Args(args);
     let quick = a.flag("--quick");
@@ -362,8 +331,10 @@ fn all_main(args: &[String]) -> Res<()> {
         true => None,
         false => Some(a.value("--podman").unwrap_or("unix:///run/podman/podman.sock").to_string()),
     };
+    let mut engines = vec![("Docker", docker.clone())];
+    engines.extend(podman.clone().map(|p| ("Podman", p)));
     let image = a.value("--image").unwrap_or("cstream-test:latest").to_string();
-    let items: Vec<u32> = a.value("--items").unwrap_or("1,2,3,4").split(',').filter_map(|s| s.parse().ok()).collect();
+    let items: Vec<u32> = a.value("--items").unwrap_or("1,2,3,4,6").split(',').filter_map(|s| s.parse().ok()).collect();
     let rt = runtime()?;
 
     println!("# cstream-bench{}", if quick { " --quick" } else { "" });
@@ -372,37 +343,45 @@ fn all_main(args: &[String]) -> Res<()> {
     println!("engines: {versions}");
     println!("load average at start: {}", sys::loadavg());
     let began = Instant::now();
-    let mut targets = Targets { lines: Vec::new() };
+    let mut targets = Targets::default();
+    let timed = |item: u32, since: Instant| {
+        eprintln!("cstream-bench: item {item} took {:.0} s", since.elapsed().as_secs_f64());
+    };
 
     if items.contains(&1) {
-        let mut engines = vec![("Docker", docker.clone())];
-        engines.extend(podman.clone().map(|p| ("Podman", p)));
-        for (name, endpoint) in engines {
-            let rows = rt.block_on(latency(&endpoint, &image, plan.latency_runs))?;
+        let t = Instant::now();
+        for (name, endpoint) in &engines {
+            let rows = rt.block_on(latency(endpoint, &image, plan.latency_runs))?;
             let title = format!("1. Run latency, `true`, {} sequential runs each, {name}", plan.latency_runs);
             stats::print_table(&title, &rows);
-            let [end, removed] = &rows;
-            let [o_end, b_end, _] = end.medians();
-            let [o_rm, b_rm, d_rm] = removed.medians();
-            let r = |v: f64| format!("{v:.2}×");
-            targets.check(
-                &format!("{name}: cstream to ProcessEnd / docker run --rm total"),
-                ratio(o_end, d_rm),
-                0.9,
-                r,
-            );
-            targets.check(&format!("{name}: cstream to ProcessEnd / bollard's"), ratio(o_end, b_end), 0.95, r);
-            targets.check(&format!("{name}: cstream whole run / docker run --rm total"), ratio(o_rm, d_rm), 1.0, r);
-            targets.check(&format!("{name}: cstream whole run / bollard's"), ratio(o_rm, b_rm), 1.0, r);
+            latency_targets(&mut targets, name, &rows);
         }
-    }
-    if items.contains(&2) {
-        let row = rt.block_on(burst(&docker, &image, plan.burst_size, plan.burst_rounds))?;
-        let title = format!("2. {} runs of `true` at once, Docker, {} round(s)", plan.burst_size, plan.burst_rounds);
-        stats::print_table(&title, std::slice::from_ref(&row));
+        timed(1, t);
     }
     drop(rt);
+    // Item 2's batches of 32 are item 6's on Docker too: the same children.
+    let mut docker_burst_cpu = None;
+    if items.contains(&2) {
+        let t = Instant::now();
+        let mut rows = Vec::new();
+        for &size in plan.burst_sizes {
+            let [wall, cpu] = runs::at_once(&docker, &image, size, plan.burst_rounds)?;
+            if size == 32 {
+                let [o, b, d] = wall.medians();
+                let what = "32 runs of `true` at once, wall time ≤ 0.9× bollard's";
+                targets.at_most(order::AT_ONCE, what, ratio(o, b), 0.9, times);
+                let what = "32 runs of `true` at once, wall time ≤ 0.9× the docker CLI's";
+                targets.at_most(order::AT_ONCE, what, ratio(o, d), 0.9, times);
+                docker_burst_cpu = Some(cpu);
+            }
+            rows.push(wall);
+        }
+        let title = format!("2. Runs of `true` at once, Docker, {} round(s)", plan.burst_rounds);
+        stats::print_table(&title, &rows);
+        timed(2, t);
+    }
     if items.contains(&3) {
+        let t = Instant::now();
         let mb = plan.stream_bytes / MIB;
         for (driver, rounds) in [("default", plan.stream_rounds_default), ("none", plan.stream_rounds_none)] {
             let rows = streaming(&docker, &image, plan.stream_bytes, driver, rounds)?;
@@ -412,48 +391,58 @@ fn all_main(args: &[String]) -> Res<()> {
                 &rows,
             );
             let [o, b, _] = rows[2].medians();
-            let r = |v: f64| format!("{v:.2}×");
-            targets.check(&format!("client CPU per GiB, log driver {driver}: cstream / bollard"), ratio(o, b), 0.5, r);
-            if let Some(current) = rows.get(4) {
-                let [o, b, _] = current.medians();
-                let what = "client CPU per GiB, log driver none, current-thread runtime: cstream / bollard";
-                targets.check(what, ratio(o, b), 0.5, r);
-            }
+            let (at, what) = match driver {
+                "none" => (order::CPU_PER_GIB_NONE, "client CPU per GiB ≤ 0.5× bollard's, log driver none"),
+                _ => (order::CPU_PER_GIB_DEFAULT, "client CPU per GiB ≤ 0.5× bollard's, log driver json-file"),
+            };
+            targets.at_most(at, what, ratio(o, b), 0.5, times);
         }
+        timed(3, t);
     }
     if items.contains(&4) {
-        let mut rows = Vec::new();
-        for (bytes, stall, rounds) in
-            [(plan.rss_bytes, 0, plan.rss_rounds), (plan.stall_bytes, 16 * MIB, plan.stall_rounds)]
-        {
-            let what = match stall {
-                0 => format!("peak RSS, {} MiB", bytes / MIB),
-                _ => format!("peak RSS, {} MiB, consumer stalls 1 s every 16 MiB", bytes / MIB),
-            };
-            let mut row = Row::new(what, Unit::Mib);
-            for round in 0..rounds {
-                for (i, client) in rotated(round) {
-                    let r = retrying(client.name(), || {
-                        run_stream_child(client, &docker, &image, bytes, "none", stall, "multi")
-                    })?;
-                    row.cells[i].push(r.maxrss_mib);
-                }
-            }
-            rows.push(row);
-        }
+        let t = Instant::now();
+        let rows = peak_rss(&docker, &image, &plan)?;
         stats::print_table("4. Peak RSS of the client process, log driver none", &rows);
-        let mib = |v: f64| format!("{v:.1} MiB");
-        let [o, ..] = rows[0].medians();
-        targets.check(&format!("cstream peak RSS streaming {} MiB", plan.rss_bytes / MIB), o, 8.0, mib);
-        let [s, ..] = rows[1].medians();
-        targets.check("cstream peak RSS with the stalling consumer (bounded: ≤ 8 MiB)", s, 8.0, mib);
+        let [o, b, _] = rows[0].medians();
+        let what = format!("client peak RSS streaming {} MiB ≤ bollard's", plan.rss_bytes / MIB);
+        targets.at_most(order::PEAK_RSS, &what, ratio(o, b), 1.0, times);
+        timed(4, t);
+    }
+    if items.contains(&6) {
+        let t = Instant::now();
+        for (name, endpoint) in &engines {
+            let mut rows = vec![runs::sequential_cpu(endpoint, &image, plan.cpu_runs, plan.cpu_rounds)?];
+            let reused = if *name == "Docker" { docker_burst_cpu.take() } else { None };
+            match reused {
+                Some(row) => rows.push(row),
+                None if plan.cpu_burst_rounds > 0 => {
+                    let [_, cpu] = runs::at_once(endpoint, &image, 32, plan.cpu_burst_rounds)?;
+                    rows.push(cpu);
+                }
+                None => {}
+            }
+            let title = format!("6. Client CPU per run of `true`, {name}, {} round(s)", plan.cpu_rounds);
+            stats::print_table(&title, &rows);
+            let [o, b, _] = rows[0].medians();
+            let what = format!("{name}: client CPU per run of `true` ≤ 0.5× bollard's");
+            targets.at_most(order::CPU_PER_RUN, &what, ratio(o, b), 0.5, times);
+            if let Some(burst) = rows.get(1) {
+                let [o, b, _] = burst.medians();
+                let what = format!("{name}: the same, 32 runs at once (the batch's CPU / 32)");
+                targets.at_most(order::CPU_PER_RUN, &what, ratio(o, b), 0.5, times);
+            }
+        }
+        timed(6, t);
     }
 
     let rt = runtime()?;
     let leftovers = rt.block_on(leftovers(&docker, podman.as_deref()))?;
-    println!("\n### Targets\n");
-    for l in &targets.lines {
-        println!("    {l}");
+    match a.value("--targets-out") {
+        Some(path) => {
+            targets.save(path)?;
+            println!("\n(the targets follow item 5)");
+        }
+        None => targets.print("Targets"),
     }
     println!("\nload average at the end: {}; took {:.0} s", sys::loadavg(), began.elapsed().as_secs_f64());
     match leftovers {
@@ -461,6 +450,45 @@ fn all_main(args: &[String]) -> Res<()> {
         n => return Err(format!("{n} containers labelled cstream.bench=1 were left behind (now removed)")),
     }
     Ok(())
+}
+
+/// Item 1's targets for one engine.
+fn latency_targets(targets: &mut Targets, name: &str, rows: &[Row; 2]) {
+    let [end, removed] = rows;
+    let [o_end, b_end, _] = end.medians();
+    let [o_rm, b_rm, d_rm] = removed.medians();
+    let checks = [
+        ("time to `ProcessEnd` ≤ 0.9× the `docker run --rm` total", ratio(o_end, d_rm), 0.9),
+        ("time to `ProcessEnd` ≤ 0.95× bollard's", ratio(o_end, b_end), 0.95),
+        ("whole run ≤ 1.0× the `docker run --rm` total", ratio(o_rm, d_rm), 1.0),
+        ("whole run ≤ 1.0× bollard's", ratio(o_rm, b_rm), 1.0),
+    ];
+    for (what, value, limit) in checks {
+        targets.at_most(order::LATENCY, &format!("{name}: {what}"), value, limit, times);
+    }
+}
+
+/// Item 4: peak RSS of each client streaming, in a process of its own.
+fn peak_rss(docker: &str, image: &str, plan: &Plan) -> Res<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (bytes, stall, rounds) in
+        [(plan.rss_bytes, 0, plan.rss_rounds), (plan.stall_bytes, 16 * MIB, plan.stall_rounds)]
+    {
+        let what = match stall {
+            0 => format!("peak RSS, {} MiB", bytes / MIB),
+            _ => format!("peak RSS, {} MiB, consumer stalls 1 s every 16 MiB", bytes / MIB),
+        };
+        let mut row = Row::new(what, Unit::Mib);
+        for round in 0..rounds {
+            for (i, client) in rotated(round) {
+                let r =
+                    retrying(client.name(), || run_stream_child(client, docker, image, bytes, "none", stall, "multi"))?;
+                row.cells[i].push(r.maxrss_mib);
+            }
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 async fn engine_versions(docker: &str, podman: Option<&str>) -> String {
@@ -520,32 +548,6 @@ async fn one_run(
         Client::Bollard => clients::bollard(docker, job, &mut Consumer::new(Instant::now(), 0, Duration::ZERO)).await,
         Client::Docker => clients::docker_cli_quiet(endpoint, job).await,
     }
-}
-
-/// Item 2: `size` runs of `true` at once, wall time until all are removed.
-async fn burst(endpoint: &str, image: &str, size: usize, rounds: usize) -> Res<Row> {
-    let engine =
-        cstream_engine::connect(endpoint, cstream_engine::Remote::Refuse).await.map_err(|e| format!("connect: {e}"))?;
-    let docker = clients::bollard_client(endpoint).await?;
-    let job = Job { image: image.into(), argv: vec!["true".into()], log_driver: None };
-    let mut row = Row::new(format!("wall time, {size} at once, all removed"), Unit::S);
-    for round in 0..rounds {
-        for (i, client) in rotated(round) {
-            let t0 = Instant::now();
-            let tasks: Vec<_> = (0..size)
-                .map(|_| {
-                    let (engine, docker, endpoint, job) =
-                        (engine.clone(), docker.clone(), endpoint.to_string(), job.clone());
-                    tokio::spawn(async move { one_run(client, &engine, &docker, &endpoint, &job).await })
-                })
-                .collect();
-            for t in tasks {
-                t.await.map_err(|e| format!("task: {e}"))??;
-            }
-            row.cells[i].push(t0.elapsed().as_secs_f64());
-        }
-    }
-    Ok(row)
 }
 
 /// Item 3: each client streams `bytes` in a process of its own.
@@ -634,83 +636,5 @@ fn phases_main(args: &[String]) -> Res<()> {
             println!("{client:8} {}", line.join(", "));
         }
         Ok(())
-    })
-}
-
-// ---- item 5's figures, from criterion's output ------------------------------------
-
-/// Reads criterion's estimates for the `decoder` group and prints GiB/s and ratios.
-fn decoder_summary(args: &[String]) -> Res<()> {
-    let dir = std::path::PathBuf::from(args.first().ok_or("decoder-summary wants criterion's output folder")?);
-    let mut rows = Vec::new();
-    let mut targets = Targets { lines: Vec::new() };
-    for (size, label, group) in
-        [(16, "16 B", "decode-16B"), (1024, "1 KiB", "decode-1KiB"), (32 * 1024, "32 KiB", "decode-32KiB")]
-    {
-        let mut gibs = [None; 3];
-        for (i, name) in ["cstream", "bollard", "memcpy"].iter().enumerate() {
-            let group = dir.join(group);
-            gibs[i] = read_estimate(&group.join(name))?;
-        }
-        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2} GiB/s"));
-        let vs_b = ratio(gibs[0], gibs[1]);
-        let vs_m = ratio(gibs[0], gibs[2]);
-        // Time per frame beyond the copy that both decoders pay (the socket read).
-        let frame = (8 + size) as f64;
-        let beyond = |g: Option<f64>| Some(frame / (g? * GIB as f64) * 1e9 - frame / (gibs[2]? * GIB as f64) * 1e9);
-        let (ob, bb) = (beyond(gibs[0]), beyond(gibs[1]));
-        let ns = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.1} ns"));
-        rows.push(format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            show(gibs[0]),
-            show(gibs[1]),
-            show(gibs[2]),
-            vs_b.map_or("–".into(), |v| format!("{v:.2}×")),
-            vs_m.map_or("–".into(), |v| format!("{:.0}%", v * 100.0)),
-            ns(ob),
-            ns(bb),
-            ratio(bb, ob).map_or("–".into(), |v| format!("{v:.2}×")),
-        ));
-        if size == 1024 {
-            targets.at_least("decoder, 1 KiB frames: cstream's GiB/s / bollard's", vs_b, 2.0, |v| format!("{v:.2}×"));
-        }
-        if size == 32 * 1024 {
-            let pct = |v: f64| format!("{:.0}%", v * 100.0);
-            targets.at_least("decoder, 32 KiB frames: cstream's GiB/s / memcpy's", vs_m, 0.5, pct);
-        }
-    }
-    println!("\n### 5. Decoder, bytes through the demultiplexer in 64 KiB reads (criterion medians)\n");
-    println!(
-        "| frames | cstream | bollard | memcpy | cstream/bollard | cstream/memcpy \
-         | cstream ns/frame beyond memcpy | bollard ns/frame beyond memcpy | bollard/cstream beyond memcpy |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for r in rows {
-        println!("{r}");
-    }
-    println!("\nbollard: tokio_util's FramedRead with bollard 0.21.1's attach decoder, reimplemented (it is private);");
-    println!("throughput counts stream bytes, headers included; each variant pays the same 64 KiB read copy.");
-    println!("\n### Decoder targets\n");
-    for l in &targets.lines {
-        println!("    {l}");
-    }
-    Ok(())
-}
-
-/// GiB/s from criterion's `new/estimates.json` (median time per iteration)
-/// and `new/benchmark.json` (bytes per iteration).
-fn read_estimate(dir: &std::path::Path) -> Res<Option<f64>> {
-    let read = |f: &str| -> Res<Option<serde_json::Value>> {
-        match std::fs::read(dir.join("new").join(f)) {
-            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| format!("{}: {e}", dir.display())),
-            Err(_) => Ok(None),
-        }
-    };
-    let (Some(est), Some(bench)) = (read("estimates.json")?, read("benchmark.json")?) else { return Ok(None) };
-    let ns = est.pointer("/median/point_estimate").and_then(serde_json::Value::as_f64);
-    let bytes = bench.pointer("/throughput/Bytes").and_then(serde_json::Value::as_f64);
-    Ok(match (ns, bytes) {
-        (Some(ns), Some(bytes)) => Some(bytes / (ns / 1e9) / GIB as f64),
-        _ => None,
     })
 }

@@ -38,6 +38,8 @@ impl Samples {
 pub enum Unit {
     /// Seconds, shown as ms.
     Ms,
+    /// Seconds of CPU time, shown as ms with two decimals (a few ms per run).
+    CpuMs,
     /// Seconds, shown as s.
     S,
     /// MiB/s.
@@ -50,6 +52,7 @@ impl Unit {
     fn show(self, v: f64) -> String {
         match self {
             Unit::Ms => format!("{:.1} ms", v * 1e3),
+            Unit::CpuMs => format!("{:.2} ms", v * 1e3),
             Unit::S => format!("{v:.3} s"),
             Unit::MibS => format!("{v:.0} MiB/s"),
             Unit::Mib => format!("{v:.1} MiB"),
@@ -59,6 +62,7 @@ impl Unit {
     fn bare(self, v: f64) -> String {
         match self {
             Unit::Ms => format!("{:.1}", v * 1e3),
+            Unit::CpuMs => format!("{:.2}", v * 1e3),
             Unit::S => format!("{v:.3}"),
             Unit::MibS => format!("{v:.0}"),
             Unit::Mib => format!("{v:.1}"),

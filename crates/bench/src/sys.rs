@@ -36,6 +36,17 @@ fn usage(who: UsageWho) -> Usage {
     }
 }
 
+/// This program, to run again as a child. `/proc/self/exe` where there is
+/// one: it is still this program when its file has been rebuilt (replaced)
+/// while it runs, which a path would not be.
+pub fn this_program() -> Result<std::path::PathBuf, String> {
+    let proc_exe = std::path::PathBuf::from("/proc/self/exe");
+    match proc_exe.exists() {
+        true => Ok(proc_exe),
+        false => std::env::current_exe().map_err(|e| format!("current_exe: {e}")),
+    }
+}
+
 /// The first `key: value` line of a `/proc` file whose key is `key`.
 fn proc_field(file: &str, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
