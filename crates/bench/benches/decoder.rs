@@ -15,6 +15,11 @@
 //!   for step (with `is_tcp = true`, which is what `attach_container` passes).
 //! - `memcpy`: each 64 KiB read copied into one reused buffer, nothing else.
 //!
+//! The `…-reads128KiB` groups do the same with reads of up to 128 KiB for
+//! every variant, the largest read of the driver's adaptive read loop
+//! (which doubles its buffer while reads fill it, so a busy stream is read
+//! 128 KiB at a time); `cstream`'s buffer is then 128 KiB, refilled the same way.
+//!
 //! Throughput counts the bytes of the stream, headers included.
 
 use std::hint::black_box;
@@ -29,8 +34,10 @@ use futures_util::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead};
 
-/// Largest read the "socket" gives at once.
+/// Largest read the "socket" gives at once, as `exchange.rs` reads.
 const READ: usize = 64 * 1024;
+/// The largest read of the driver's adaptive read loop.
+const BIG_READ: usize = 128 * 1024;
 /// Bytes of stream per iteration.
 const TOTAL: usize = 4 * 1024 * 1024;
 
@@ -50,18 +57,19 @@ fn stream_of(payload: usize) -> Vec<u8> {
 
 // ---- cstream ------------------------------------------------------------------
 
-/// The driver's read loop and the core's decoder; returns the payload bytes seen.
-fn cstream(input: &[u8]) -> u64 {
+/// The driver's read loop (reads of up to `read` bytes) and the core's
+/// decoder; returns the payload bytes seen.
+fn cstream(input: &[u8], read: usize) -> u64 {
     let mut decoder = FrameDecoder::default();
-    let mut buf = BytesMut::with_capacity(READ);
+    let mut buf = BytesMut::with_capacity(read);
     let mut pos = 0;
     let mut seen = 0u64;
     while pos < input.len() {
         // As exchange.rs: top the buffer up, then read into its free space.
-        if buf.capacity() < READ / 4 {
-            buf.reserve(READ);
+        if buf.capacity() < read / 4 {
+            buf.reserve(read);
         }
-        let n = (buf.capacity() - buf.len()).min(READ).min(input.len() - pos);
+        let n = (buf.capacity() - buf.len()).min(read).min(input.len() - pos);
         buf.put_slice(&input[pos..pos + n]);
         pos += n;
         let mut data = buf.split().freeze();
@@ -154,14 +162,15 @@ impl Decoder for BollardDecoder {
     }
 }
 
-/// An in-memory "socket": at most `READ` bytes per read, always ready.
+/// An in-memory "socket": at most `read` bytes per read, always ready.
 struct Socket<'a> {
     input: &'a [u8],
+    read: usize,
 }
 
 impl AsyncRead for Socket<'_> {
     fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let n = buf.remaining().min(READ).min(self.input.len());
+        let n = buf.remaining().min(self.read).min(self.input.len());
         buf.put_slice(&self.input[..n]);
         self.input = &self.input[n..];
         Poll::Ready(Ok(()))
@@ -169,9 +178,9 @@ impl AsyncRead for Socket<'_> {
 }
 
 /// `FramedRead` with bollard's decoder, polled to the end; returns the payload bytes seen.
-fn bollard(input: &[u8]) -> u64 {
+fn bollard(input: &[u8], read: usize) -> u64 {
     let mut framed =
-        FramedRead::new(Socket { input }, BollardDecoder { state: BollardState::WaitingHeader, is_tcp: true });
+        FramedRead::new(Socket { input, read }, BollardDecoder { state: BollardState::WaitingHeader, is_tcp: true });
     let mut cx = Context::from_waker(Waker::noop());
     let mut seen = 0u64;
     // The socket is always ready, so the stream never returns Pending.
@@ -183,10 +192,10 @@ fn bollard(input: &[u8]) -> u64 {
 
 // ---- the ceiling ----------------------------------------------------------------
 
-/// Each read copied into one reused buffer.
+/// Each read (of `buf.len()` bytes at most) copied into one reused buffer.
 fn memcpy(input: &[u8], buf: &mut [u8]) -> u64 {
     let mut seen = 0u64;
-    for chunk in input.chunks(READ) {
+    for chunk in input.chunks(buf.len()) {
         buf[..chunk.len()].copy_from_slice(chunk);
         seen += black_box(&buf[..chunk.len()]).len() as u64;
     }
@@ -194,16 +203,18 @@ fn memcpy(input: &[u8], buf: &mut [u8]) -> u64 {
 }
 
 fn decoders(c: &mut Criterion) {
-    for (payload, name) in [(16, "16B"), (1024, "1KiB"), (32 * 1024, "32KiB")] {
+    let sizes = [(16, "16B"), (1024, "1KiB"), (32 * 1024, "32KiB")];
+    let reads = [(READ, ""), (BIG_READ, "-reads128KiB")];
+    for ((read, suffix), (payload, name)) in reads.into_iter().flat_map(|r| sizes.map(|s| (r, s))) {
         let input = stream_of(payload);
         let payload_total = (input.len() / (8 + payload) * payload) as u64;
-        assert_eq!(cstream(&input), payload_total, "cstream decodes every payload byte");
-        assert_eq!(bollard(&input), payload_total, "bollard decodes every payload byte");
-        let mut group = c.benchmark_group(format!("decode-{name}"));
+        assert_eq!(cstream(&input, read), payload_total, "cstream decodes every payload byte");
+        assert_eq!(bollard(&input, read), payload_total, "bollard decodes every payload byte");
+        let mut group = c.benchmark_group(format!("decode-{name}{suffix}"));
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_function("cstream", |b| b.iter(|| cstream(black_box(&input))));
-        group.bench_function("bollard", |b| b.iter(|| bollard(black_box(&input))));
-        let mut buf = vec![0u8; READ];
+        group.bench_function("cstream", |b| b.iter(|| cstream(black_box(&input), read)));
+        group.bench_function("bollard", |b| b.iter(|| bollard(black_box(&input), read)));
+        let mut buf = vec![0u8; read];
         group.bench_function("memcpy", |b| b.iter(|| memcpy(black_box(&input), &mut buf)));
         group.finish();
     }
