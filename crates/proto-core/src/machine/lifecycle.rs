@@ -549,19 +549,13 @@ impl Machine {
     }
 
     fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
-        let mut due = Vec::new();
-        self.coalescer.push(now, stream, data, |s, d| due.push((s, d)));
-        for (stream, data) in due {
-            self.emit(now, EventKind::Output { stream, data });
-        }
+        let out = &mut self.out;
+        self.coalescer.push(now, stream, data, |s, d| out.push_back(output_event(now, s, d)));
     }
 
     pub(super) fn flush_output(&mut self, now: Duration) {
-        let mut due = Vec::new();
-        self.coalescer.flush(|s, d| due.push((s, d)));
-        for (stream, data) in due {
-            self.emit(now, EventKind::Output { stream, data });
-        }
+        let out = &mut self.out;
+        self.coalescer.flush(|s, d| out.push_back(output_event(now, s, d)));
     }
 
     fn output_ended(&mut self, now: Duration) {
@@ -694,4 +688,8 @@ pub(super) fn end_timing(p: &Process, now: Duration) -> (Duration, EndReason) {
     let exited_at = p.ends.exit.as_ref().map_or(now, |e| e.at);
     let reason = p.stop.map_or(EndReason::Exited, |s| s.reason);
     (exited_at.saturating_sub(p.started_at), reason)
+}
+
+fn output_event(at: Duration, stream: Stream, data: Bytes) -> Output {
+    Output::Event(crate::event::Event { at, kind: EventKind::Output { stream, data } })
 }
