@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/engines.sh up
+scripts/swarm.sh up
 scripts/registry.sh up
 scripts/sshd.sh up
 # The wasm-host tests load the core built for WebAssembly.
