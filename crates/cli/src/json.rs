@@ -59,6 +59,12 @@ pub fn event(e: &Event) -> Value {
             match process {
                 ProcessId::Container(id) => v["container_id"] = json!(id),
                 ProcessId::Pid(pid) => v["pid"] = json!(pid),
+                ProcessId::Task { service, task, node, container } => {
+                    v["service_id"] = json!(service);
+                    v["task_id"] = json!(task);
+                    v["node_id"] = json!(node);
+                    v["container_id"] = json!(container);
+                }
             }
             v
         }

@@ -43,6 +43,14 @@ pub enum Phase {
     HostInfo,
     /// `GET /containers/json` outside a run.
     List,
+    /// `POST /services/create`: a run as a swarm job.
+    Service,
+    /// `GET /tasks?filters=..`: following the swarm job's task.
+    Task,
+    /// `GET /nodes/{id}`: checking the node that runs the task.
+    Node,
+    /// `DELETE /services/{id}`, and the sweep of a create of unknown outcome.
+    ServiceRemove,
 }
 
 impl fmt::Display for Phase {
@@ -61,6 +69,10 @@ impl fmt::Display for Phase {
             Phase::Remove => "removing the container",
             Phase::HostInfo => "asking the engine about its host",
             Phase::List => "listing containers",
+            Phase::Service => "creating the swarm service",
+            Phase::Task => "following the swarm task",
+            Phase::Node => "checking the swarm node",
+            Phase::ServiceRemove => "removing the swarm service",
         })
     }
 }
@@ -153,6 +165,38 @@ pub enum Error {
         /// What came, and where the run was.
         detail: String,
     },
+    /// The swarm node running the job's task is down (or its manager lost
+    /// it): the task's end would not be known until the node came back, so
+    /// the run ends here and its service is removed.
+    #[error("the swarm node {hostname} ({node}) running the task is {state}")]
+    NodeDown {
+        /// The node's id.
+        node: String,
+        /// Its hostname (`Description.Hostname`), or its id when it has none.
+        hostname: String,
+        /// Its `Status.State`: `down`, `unknown` or `disconnected`.
+        state: String,
+    },
+    /// The job's output could not be read so that each byte is delivered
+    /// exactly once: the final read of the service's logs did not line up
+    /// with what the live one had delivered.
+    #[error("reading the swarm job's output: output may be lost or repeated: {detail}")]
+    OutputUnvouched {
+        /// What did not line up.
+        detail: String,
+    },
+    /// The swarm ended the job's task other than by its process exiting:
+    /// it rejected it (it never started), or shut it down, orphaned or
+    /// removed it.
+    #[error("the swarm task {task} ended {state}: {message}")]
+    TaskEnded {
+        /// The task's id.
+        task: String,
+        /// Its `Status.State`, such as `rejected` or `shutdown`.
+        state: String,
+        /// Its `Status.Err`, or else its `Status.Message`.
+        message: String,
+    },
 }
 
 impl Error {
@@ -182,6 +226,9 @@ impl Error {
             Error::Output(_) => Some(Phase::Output),
             Error::Version(_) => Some(Phase::Connect),
             Error::ExitUnknown { .. } => Some(Phase::Wait),
+            Error::NodeDown { .. } => Some(Phase::Node),
+            Error::OutputUnvouched { .. } => Some(Phase::Output),
+            Error::TaskEnded { .. } => Some(Phase::Task),
         }
     }
 }
@@ -252,12 +299,15 @@ mod tests {
             Error::Timeout { phase: Phase::Remove, after: Duration::new(30, 5) },
             Error::ExitUnknown { detail: text("ExitCode -1") },
             Error::Unexpected { detail: text("a second head for request 3") },
+            Error::NodeDown { node: text("n1"), hostname: text("worker-1"), state: text("down") },
+            Error::OutputUnvouched { detail: text("the final read had 2 messages, fewer than 3") },
+            Error::TaskEnded { task: text("t1"), state: text("rejected"), message: text("invalid mount") },
         ]);
         all
     }
 
     /// How many variants [`variant`] tells apart.
-    const VARIANTS: usize = 23;
+    const VARIANTS: usize = 26;
 
     /// Which variant `e` is, from 0. The match is exhaustive: a new variant
     /// does not compile until it has an arm here (count it in [`VARIANTS`])
@@ -287,6 +337,9 @@ mod tests {
             Error::Timeout { .. } => 20,
             Error::ExitUnknown { .. } => 21,
             Error::Unexpected { .. } => 22,
+            Error::NodeDown { .. } => 23,
+            Error::OutputUnvouched { .. } => 24,
+            Error::TaskEnded { .. } => 25,
         }
     }
 

@@ -57,7 +57,7 @@ pub enum EventKind {
         command: String,
         /// The remaining words of the command line.
         args: Vec<String>,
-        /// Which process: a container id or a local pid.
+        /// Which process: a container id, a local pid, or a swarm task.
         process: ProcessId,
     },
     /// Bytes the process wrote.
@@ -117,6 +117,19 @@ pub enum ProcessId {
     Container(String),
     /// A local process, by pid.
     Pid(u32),
+    /// A swarm job's task (see [`swarm`](crate::swarm)): the container the
+    /// task runs, on which node, for which service.
+    Task {
+        /// The service's id, as `ContainerCreate` and `ContainerRemove` carry it.
+        service: String,
+        /// The task's id.
+        task: String,
+        /// The id of the node the task runs on.
+        node: String,
+        /// The task's container id, on that node's engine; empty when the
+        /// task's status did not name it yet (a task seen `running` first).
+        container: String,
+    },
 }
 
 /// Where output came from.

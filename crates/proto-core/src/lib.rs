@@ -10,6 +10,17 @@
 //! your own. `cstream-wasm` runs this same machine compiled to
 //! `wasm32-unknown-unknown` behind a small C ABI (`scripts/wasm.sh` builds it).
 //!
+//! # The machines
+//!
+//! Two machines run a [`RunSpec`], with the same events, errors and
+//! contract, and both implement [`Lifecycle`], so one driver drives either:
+//!
+//! - [`Machine`]: a container on one engine, Docker or Podman (its states
+//!   are drawn in the [`machine`] module docs);
+//! - [`swarm::JobMachine`]: a one-off job on a Docker Swarm, run as a
+//!   service of one never-restarted replica wherever the cluster places it (drawn
+//!   in the [`swarm`] module docs).
+//!
 //! # The run-loop contract
 //!
 //! A [`Machine`] is one run. The driver:
@@ -161,12 +172,15 @@ pub mod api;
 pub mod decode;
 mod error;
 pub mod event;
+pub mod lifecycle;
 pub mod machine;
 pub mod spec;
+pub mod swarm;
 pub mod transcript;
 
 pub use api::create::RunInfo;
 pub use error::{CommandError, Error, Phase};
 pub use event::{EndReason, Event, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
+pub use lifecycle::Lifecycle;
 pub use machine::{CommandFailed, CommandId, Input, Machine, Output, RequestId};
 pub use spec::{PullPolicy, RunSpec, Signal, SignalError, SpecError};
