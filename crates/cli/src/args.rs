@@ -217,6 +217,14 @@ pub struct RunArgs {
     /// Run the command on this host instead of in a container.
     #[arg(long)]
     pub local: bool,
+    /// Run it as a one-off job on the Docker Swarm the engine manages, wherever the cluster
+    /// places it (a replicated-job service, removed afterwards).
+    #[arg(long, conflicts_with = "local")]
+    pub swarm: bool,
+    /// With --swarm: where it may run, as docker service create's --constraint
+    /// (node.role==worker, node.hostname!=n1, node.labels.KEY==VALUE).
+    #[arg(long, value_name = "EXPR", requires = "swarm")]
+    pub constraint: Vec<String>,
     /// Also print the run's lifecycle on stderr.
     #[arg(long, conflicts_with = "json")]
     pub verbose: bool,

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use cstream_engine::core::swarm::Placement;
 use cstream_engine::{ContextBy, Discover, EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime, Source};
 use futures_util::StreamExt;
 
@@ -150,9 +151,10 @@ fn exit_code(end: Option<&ProcessEnd>, failed: bool) -> u8 {
     }
 }
 
-/// What `run` runs: a container on an engine, or a local process.
+/// What `run` runs: a container on an engine, a job on a swarm, or a local process.
 enum Start {
     Container(Engine, Box<cstream_engine::RunSpec>),
+    Swarm(Engine, Box<cstream_engine::RunSpec>, Placement),
     Local(cstream_local::LocalProcess),
 }
 
@@ -171,6 +173,7 @@ async fn run(a: RunArgs) -> u8 {
                 Err(spec::Usage(m)) => return fail(m),
             };
             match connect(&a.engine).await {
+                Ok(e) if a.swarm => Start::Swarm(e, Box::new(spec), Placement { constraints: a.constraint.clone() }),
                 Ok(e) => Start::Container(e, Box::new(spec)),
                 Err(e) => return fail(e),
             }
@@ -205,6 +208,7 @@ async fn run(a: RunArgs) -> u8 {
     let mut run = match start {
         Start::Local(p) => p.run(),
         Start::Container(engine, spec) => engine.run(*spec),
+        Start::Swarm(engine, spec, placement) => engine.run_on_swarm(*spec, placement),
     };
     let handle = run.handle();
     // -it on a terminal: keys go to the process as typed, until the run ends

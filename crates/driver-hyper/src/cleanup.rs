@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cstream_proto_core::Machine;
+use cstream_proto_core::Lifecycle;
 use cstream_proto_core::api::Request;
 
 use crate::connect::Connector;
@@ -21,13 +21,13 @@ const ABANDONED_REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// machine says there is one to remove ([`Machine::abandon`]): over a
 /// blocking connection, off the calling thread, beside the others (see
 /// [`in_background`] and [`wait`]).
-pub(crate) fn remove_abandoned(machine: &mut Machine, pool: &Arc<Pool>) {
+pub(crate) fn remove_abandoned(machine: &mut dyn Lifecycle, pool: &Arc<Pool>) {
     let Some(req) = machine.abandon() else { return };
-    let id = machine.container_id().unwrap_or_default().to_string();
+    let id = machine.made().unwrap_or_default().to_string();
     let pool = pool.clone();
     in_background(move || match blocking_call(pool.connector(), &req, ABANDONED_REMOVE_TIMEOUT) {
-        Ok(status) => tracing::debug!("removed container {id} while shutting down: HTTP {status}"),
-        Err(e) => tracing::warn!("could not remove container {id} while shutting down: {e}; `gc` will"),
+        Ok(status) => tracing::debug!("removed {id} while shutting down: HTTP {status}"),
+        Err(e) => tracing::warn!("could not remove {id} while shutting down: {e}; `gc` will"),
     });
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use cstream_proto_core::api::RequestKind;
-use cstream_proto_core::{CommandFailed, CommandId, Event, Input, Machine, Output, RequestId};
+use cstream_proto_core::{CommandFailed, CommandId, Event, Input, Lifecycle, Output, RequestId};
 use tokio::io::ReadHalf;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -75,7 +75,8 @@ enum Waiting {
 /// One run: its machine, the requests it has out, and the events it made
 /// that nobody has taken yet.
 pub(crate) struct Drive {
-    machine: Machine,
+    /// A container run's machine, or a swarm job's.
+    machine: Box<dyn Lifecycle + Send>,
     start: Instant,
     pool: Arc<Pool>,
     known: Arc<Known>,
@@ -103,7 +104,7 @@ pub(crate) struct Drive {
 
 impl Drive {
     pub(crate) fn new(
-        machine: Machine,
+        machine: Box<dyn Lifecycle + Send>,
         pool: Arc<Pool>,
         known: Arc<Known>,
         runtime: tokio::runtime::Handle,
@@ -160,7 +161,7 @@ impl Drive {
         let learn = !matches!(input, Input::Body { .. });
         self.machine.handle_input(now, input);
         if learn {
-            self.known.learn(&self.machine);
+            self.known.learn(&*self.machine);
         }
         self.drain();
     }
@@ -359,7 +360,7 @@ impl Drive {
         if self.done {
             return;
         }
-        crate::cleanup::remove_abandoned(&mut self.machine, &self.pool);
+        crate::cleanup::remove_abandoned(&mut *self.machine, &self.pool);
         self.done = true;
         self.attach = None;
         self.stdin = None;

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use cstream_proto_core::api::answers::{self, HostInfo, Listed, Versions};
 use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
-use cstream_proto_core::{Machine, Phase, RunInfo, RunSpec, SpecError};
+use cstream_proto_core::swarm::{JobMachine, Placement};
+use cstream_proto_core::{Lifecycle, Machine, Phase, RunInfo, RunSpec, SpecError};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
@@ -251,6 +252,26 @@ impl Engine {
         self.run_inner(spec, Some(transcript))
     }
 
+    /// Runs `spec` as a one-off job on the Docker Swarm this engine manages:
+    /// a service in `ReplicatedJob` mode, placed by `placement`'s
+    /// constraints, with the same events as [`run`](Self::run) (the
+    /// `ProcessStart` names the node, task and service) and the same
+    /// guarantees: the output drained to its end, the service removed on
+    /// every path. What a swarm cannot do (a terminal, stdin, some container
+    /// options) is refused before anything is created.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as [`run`](Self::run).
+    pub fn run_on_swarm(&self, spec: RunSpec, placement: Placement) -> Run {
+        let run = self.run_info();
+        let machine = match self.inner.known.engine() {
+            Some(info) => JobMachine::with_engine(spec, run, placement, info, Duration::ZERO),
+            None => JobMachine::new(spec, run, placement, Duration::ZERO),
+        };
+        self.start(Box::new(machine), None)
+    }
+
     fn run_inner(&self, spec: RunSpec, transcript: Option<Transcript>) -> Run {
         if self.inner.pool.is_local() {
             if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
@@ -261,13 +282,22 @@ impl Engine {
                 );
             }
         }
-        let owner = Owner::this_process().map(|o| o.to_string());
-        let run = RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner };
+        let run = self.run_info();
         let machine = match (self.inner.known.engine(), self.pinned_api_version()) {
             (Some(info), _) => Machine::with_engine(spec, run, info, Duration::ZERO),
             (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
+        self.start(Box::new(machine), transcript)
+    }
+
+    fn run_info(&self) -> RunInfo {
+        let owner = Owner::this_process().map(|o| o.to_string());
+        RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner }
+    }
+
+    /// Starts driving `machine`: its stream for the caller, its task beside it.
+    fn start(&self, machine: Box<dyn Lifecycle + Send>, transcript: Option<Transcript>) -> Run {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
         let (arrivals_tx, arrivals) = mpsc::channel(task::ARRIVAL_BUFFER);
         let (control_tx, control) = mpsc::unbounded_channel();

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use cstream_proto_core::Machine;
+use cstream_proto_core::Lifecycle;
 use cstream_proto_core::api::EngineInfo;
 
 /// The engine's answers worth keeping: set once, by whichever call or run
@@ -25,7 +25,7 @@ impl Known {
     }
 
     /// Keeps what `machine` has learned, if nothing has been kept yet.
-    pub(crate) fn learn(&self, machine: &Machine) {
+    pub(crate) fn learn(&self, machine: &dyn Lifecycle) {
         let Some(engine) = machine.engine() else { return };
         if self.info.get().is_none() {
             let _ = self.info.set(EngineInfo { host_cpus: None, ..engine.clone() });

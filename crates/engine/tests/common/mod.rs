@@ -5,6 +5,7 @@
 
 pub mod behaviour;
 pub mod events;
+pub mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
