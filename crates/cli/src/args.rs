@@ -48,7 +48,7 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Convert a recording to another format.
     Export(ExportArgs),
-    /// Remove containers that cstream created and left behind (a killed cstream, --keep).
+    /// Remove containers (and, on a swarm manager, swarm jobs' services) that cstream created and left behind.
     Gc(GcArgs),
     /// List where the engine is looked for, in order: where each place came from, the engine there.
     Engines(EngineArgs),

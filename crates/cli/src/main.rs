@@ -441,7 +441,11 @@ async fn gc(a: args::GcArgs) -> u8 {
             for (id, why) in &done.left {
                 eprintln!("cstream: left {id} ({why}); --force removes it");
             }
-            eprintln!("cstream: removed {} container(s) from {}", done.removed.len(), engine.endpoint());
+            eprintln!(
+                "cstream: removed {} container(s) or swarm service(s) from {}",
+                done.removed.len(),
+                engine.endpoint()
+            );
             0
         }
         Err(e) => fail(e),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cstream_proto_core::api::answers::{self, HostInfo, Listed, Versions};
+use cstream_proto_core::api::answers::{self, HostInfo, Listed, ListedService, Versions};
 use cstream_proto_core::api::create::labels;
 use cstream_proto_core::api::{ApiVersion, EngineInfo, Request, requests};
 use cstream_proto_core::swarm::{JobMachine, Placement};
@@ -184,30 +184,24 @@ impl Engine {
     /// `cstream` left. Running containers of live owners, of other hosts, or
     /// without an owner label are left and listed, unless `force`.
     /// Containers without cstream's label are never touched.
+    ///
+    /// On a swarm manager, the services of swarm jobs are collected the same
+    /// way (a service is never done until its run removes it, so it counts
+    /// as running); removing one stops its task and removes its container.
     pub async fn gc(&self, older_than: Duration, force: bool) -> Result<Collected, Error> {
         let now = unix_now();
         let mut out = Collected::default();
+        let old = |created: u64| now.saturating_sub(created) >= older_than.as_secs();
         for c in self.containers_labelled(&[labels::RUN]).await? {
             let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
             let created = label(labels::CREATED)
                 .and_then(|t| t.parse::<u64>().ok())
                 .unwrap_or(u64::try_from(c.created).unwrap_or(0));
-            if now.saturating_sub(created) < older_than.as_secs() {
+            if !old(created) {
                 continue;
             }
             let running = matches!(c.state.as_str(), "running" | "paused" | "restarting");
-            let owner = label(labels::OWNER).and_then(|o| Owner::parse(o));
-            let keep = match (running, owner) {
-                (false, _) => None,
-                (true, _) if force => None,
-                (true, Some(o)) => match o.liveness() {
-                    Liveness::Gone => None,
-                    Liveness::Alive => Some(format!("{}: its owner, pid {} on this host, runs", c.state, o.pid)),
-                    Liveness::Unknown => Some(format!("{}: its owner is pid {} on host {}", c.state, o.pid, o.host)),
-                },
-                (true, None) => Some(format!("{}: it has no owner label", c.state)),
-            };
-            match keep {
+            match running.then(|| keep_why(&c.state, label(labels::OWNER), force)).flatten() {
                 Some(why) => out.left.push((c.id, why)),
                 None => {
                     self.remove_container(&c.id).await?;
@@ -215,7 +209,39 @@ impl Engine {
                 }
             }
         }
+        for s in self.services_labelled(&[labels::RUN]).await? {
+            let created = s.labels.get(labels::CREATED).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+            if !old(created) {
+                continue;
+            }
+            match keep_why("a swarm job", s.labels.get(labels::OWNER), force) {
+                Some(why) => out.left.push((s.id, why)),
+                None => {
+                    self.remove_service(&s.id).await?;
+                    out.removed.push(s.id);
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// The services of a swarm manager carrying every label given; none on
+    /// an engine that manages no swarm (it answers 503).
+    async fn services_labelled(&self, labels: &[&str]) -> Result<Vec<ListedService>, Error> {
+        let api = self.api().await?;
+        match self.call_inner(requests::list_services_labelled(api, labels)).await? {
+            (200, _, body) => ListedService::parse_list(&body).map_err(|e| self.failed(e.in_phase(Phase::List))),
+            (503, _, _) => Ok(Vec::new()),
+            (status, _, body) => Err(self.failed(cstream_proto_core::Error::answered(Phase::List, status, &body))),
+        }
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), Error> {
+        let api = self.api().await?;
+        match self.call_inner(requests::remove_service(api, id)).await? {
+            (200..=299 | 404, _, _) => Ok(()),
+            (status, _, body) => Err(self.failed(cstream_proto_core::Error::answered(Phase::Remove, status, &body))),
+        }
     }
 
     /// Sends any Engine API request and returns its whole answer: the escape
@@ -360,4 +386,21 @@ fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}-{:x}-{n:x}", nanos as u64, std::process::id())
+}
+
+/// Why a live thing cstream made (a running container, a swarm job's
+/// service) is left alone, or `None` to remove it: its owner is provably
+/// gone, or `force`.
+fn keep_why(state: &str, owner: Option<&String>, force: bool) -> Option<String> {
+    if force {
+        return None;
+    }
+    match owner.and_then(|o| Owner::parse(o)) {
+        Some(o) => match o.liveness() {
+            Liveness::Gone => None,
+            Liveness::Alive => Some(format!("{state}: its owner, pid {} on this host, runs", o.pid)),
+            Liveness::Unknown => Some(format!("{state}: its owner is pid {} on host {}", o.pid, o.host)),
+        },
+        None => Some(format!("{state}: it has no owner label")),
+    }
 }

@@ -328,6 +328,35 @@ impl Listed {
     }
 }
 
+/// One service of a swarm manager's list, as far as `gc` needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ListedService {
+    /// The service id.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Its spec's labels (cstream's run, creation time and owner among them).
+    #[serde(rename = "Spec", default, deserialize_with = "spec_labels")]
+    pub labels: alloc::collections::BTreeMap<String, String>,
+}
+
+fn spec_labels<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<alloc::collections::BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Spec {
+        #[serde(rename = "Labels", default)]
+        labels: Option<alloc::collections::BTreeMap<String, String>>,
+    }
+    Ok(Spec::deserialize(d)?.labels.unwrap_or_default())
+}
+
+impl ListedService {
+    /// Parses a service list answer.
+    pub fn parse_list(body: &[u8]) -> Result<Vec<ListedService>, BadAnswer> {
+        parse("service list answer", body)
+    }
+}
+
 /// The exit code a failed `start` stands for, as `docker run` reports it:
 /// 127 when the command was not found, 126 when it could not be executed.
 ///

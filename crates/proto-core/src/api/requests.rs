@@ -154,6 +154,20 @@ pub fn remove(v: ApiVersion, id: &str) -> Request {
     request(Method::Delete, alloc::format!("/v{v}/containers/{}?force=1&v=1", segment(id)), RequestKind::Unary)
 }
 
+/// `GET /services?filters={"label":[..]}`: a swarm manager's services
+/// carrying every given label. An engine not managing a swarm answers 503.
+pub fn list_services_labelled(v: ApiVersion, labels: &[&str]) -> Request {
+    let filters = serde_json::json!({ "label": labels });
+    let path = alloc::format!("/v{v}/services?filters={}", encode_query(&filters.to_string()));
+    request(Method::Get, path, RequestKind::Unary)
+}
+
+/// `DELETE /services/{id}`: the swarm stops the service's task (its stop
+/// signal, grace, then a kill) and removes its container.
+pub fn remove_service(v: ApiVersion, id: &str) -> Request {
+    request(Method::Delete, alloc::format!("/v{v}/services/{}", segment(id)), RequestKind::Unary)
+}
+
 /// `GET /containers/json?all=1&filters={"label":[..]}`: containers carrying
 /// every given label (`key` or `key=value`).
 pub fn list_labelled(v: ApiVersion, labels: &[&str]) -> Request {
