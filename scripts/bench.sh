@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Benchmarks: cstream side by side with bollard and the docker CLI, on the real engines.
 #
-#   scripts/bench.sh           everything: about 13 minutes on a 2-core machine
+#   scripts/bench.sh           everything: about 15 minutes on a 2-core machine
 #   scripts/bench.sh --quick   each item briefly: about 2 minutes (for CI); no 64 at once,
 #                              and item 6's 32 at once on Docker only
 #
-# Brings the engines up (scripts/engines.sh up), builds crates/bench in release mode, runs
-# items 1-4 and 6 (run latency on Docker and Podman, 32 and 64 runs at once, streaming
-# throughput and client CPU, client peak RSS, client CPU per run of `true`; the three clients
-# interleaved, medians), then the decoder microbenchmark (item 5, criterion), and prints every
-# figure as Markdown tables, then one table of the targets with a verdict each.
+# Brings the engines and the swarm up (scripts/engines.sh up, scripts/swarm.sh up), builds
+# crates/bench in release mode, runs items 1-4 and 6 (run latency on Docker and Podman, 32 and
+# 64 runs at once, streaming throughput and client CPU, client peak RSS, client CPU per run of
+# `true`; the three clients interleaved, medians) and item 7 (runs on the three-node swarm
+# against one engine, cstream only; skipped when the swarm manager's socket is absent), then
+# the decoder microbenchmark (item 5, criterion), and prints every figure as Markdown tables,
+# then one table of the targets with a verdict each.
 # BENCHMARKS.md at the repository root holds the latest figures and what they mean.
 #
 # Environment (optional): CARGO_TARGET_DIR (default ./target), BENCH_ARGS (more arguments for
-# `cstream-bench all`, such as `--no-podman` or `--items 3,4`).
+# `cstream-bench all`, such as `--no-podman`, `--no-swarm` or `--items 3,4`).
 set -Eeuo pipefail
 trap 'printf "[bench] ERROR: command failed (exit %s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ case ${1:-} in
   --quick) quick=(--quick) ;;
   '') ;;
   -h | --help)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -35,6 +37,9 @@ esac
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 scripts/engines.sh up >&2
+if [[ " ${BENCH_ARGS:-} " != *" --no-swarm "* ]] && ! scripts/swarm.sh up >&2; then
+  log "the swarm did not come up: item 7 is skipped if its manager's socket is absent, fails otherwise"
+fi
 target=${CARGO_TARGET_DIR:-$PWD/target}
 log "building crates/bench (release) into $target"
 cargo build --release --quiet -p cstream-bench

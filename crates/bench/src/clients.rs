@@ -17,7 +17,8 @@ use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptions, RemoveContainerOptionsBuilder, StartContainerOptions,
     WaitContainerOptions,
 };
-use cstream_engine::{Engine, EventKind, RunSpec};
+use cstream_engine::core::swarm::Placement;
+use cstream_engine::{Engine, EventKind, ProcessId, Run, RunSpec};
 use futures_util::StreamExt;
 
 use crate::sys;
@@ -76,6 +77,8 @@ pub struct Timings {
     pub child_hwm_kib: Option<i64>,
     /// When each step of the run was done, for `cstream-bench phases`.
     pub phases: Vec<(&'static str, Duration)>,
+    /// A swarm job's task id, from its `ProcessStart`.
+    pub task: Option<String>,
 }
 
 /// A consumer of output: counts bytes, notes the first and last, and stalls
@@ -136,6 +139,7 @@ impl Consumer {
             bytes: self.bytes,
             child_hwm_kib: None,
             phases: Vec::new(),
+            task: None,
         }
     }
 }
@@ -155,24 +159,47 @@ pub struct Job {
 
 /// One run with cstream: from `engine.run` to `ProcessEnd` and to `ContainerRemove`.
 pub async fn ours(engine: &Engine, job: &Job, consumer: &mut Consumer) -> Res<Timings> {
+    let run = engine.run(our_spec(job)?);
+    drain(run, consumer).await
+}
+
+/// One run with cstream as a one-off job on the swarm `engine` manages
+/// (`engine.run_on_swarm`, placed anywhere): the same events, the output read
+/// from the service's logs.
+pub async fn ours_on_swarm(engine: &Engine, job: &Job, consumer: &mut Consumer) -> Res<Timings> {
+    let run = engine.run_on_swarm(our_spec(job)?, Placement::default());
+    drain(run, consumer).await
+}
+
+fn our_spec(job: &Job) -> Res<RunSpec> {
     let mut spec = RunSpec::builder(job.image.clone()).command(job.argv.clone()).label(LABEL.0, LABEL.1);
     if let Some(d) = &job.log_driver {
         spec = spec.log_driver(d.clone());
     }
-    let spec = spec.build().map_err(|e| format!("spec: {e}"))?;
+    spec.build().map_err(|e| format!("spec: {e}"))
+}
+
+/// Reads a run's events to the end, noting when each milestone came.
+async fn drain(mut run: Run, consumer: &mut Consumer) -> Res<Timings> {
     let t0 = consumer.t0;
-    let mut run = engine.run(spec);
     let mut end = None;
     let mut removed = None;
+    let mut task = None;
     let mut phases = Vec::new();
     while let Some(event) = run.next().await {
         match event.map_err(|e| format!("cstream: {e}"))?.kind {
             EventKind::Output { data, .. } => consumer.feed(data.len()).await,
             EventKind::ContainerCreate { .. } => phases.push(("created", t0.elapsed())),
-            EventKind::ProcessStart { .. } => phases.push(("started", t0.elapsed())),
+            EventKind::ProcessStart { process, .. } => {
+                phases.push(("started", t0.elapsed()));
+                if let ProcessId::Task { task: id, .. } = process {
+                    task = Some(id);
+                }
+            }
             EventKind::ProcessEnd(e) => {
-                phases.push(("ended", t0.elapsed()));
-                end = Some(t0.elapsed());
+                let at = t0.elapsed();
+                phases.push(("ended", at));
+                end = Some(at);
                 if e.exit_code != Some(0) {
                     return Err(format!("cstream: the process ended with {e:?}"));
                 }
@@ -183,7 +210,7 @@ pub async fn ours(engine: &Engine, job: &Job, consumer: &mut Consumer) -> Res<Ti
     }
     let removed = removed.ok_or("cstream: the run ended without ContainerRemove")?;
     phases.push(("removed", removed));
-    Ok(Timings { phases, ..consumer.timings(end, removed) })
+    Ok(Timings { phases, task, ..consumer.timings(end, removed) })
 }
 
 // ---- bollard ----------------------------------------------------------------

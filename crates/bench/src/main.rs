@@ -1,13 +1,15 @@
 //! cstream side by side with bollard and the docker CLI, on the real engines.
 //!
 //! ```text
-//! cstream-bench [all] [--quick] [--items 1,2,3,4,6] [--docker unix:///var/run/docker.sock]
+//! cstream-bench [all] [--quick] [--items 1,2,3,4,6,7] [--docker unix:///var/run/docker.sock]
 //!               [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
+//!               [--swarm unix:///run/cstream-swarm/node1.sock [--swarm-nodes E1,E2,..] | --no-swarm]
 //!               [--targets-out FILE]
 //! cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///... --bytes N
 //!               [--log-driver none] [--stall-every BYTES --stall-ms MS]
-//!               [--flavor multi|current] [--consumer main|task]
+//!               [--flavor multi|current] [--consumer main|task] [--swarm]
 //! cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///... (--runs N | --at-once K)
+//!               [--swarm]
 //! cstream-bench decoder-summary DIR [--targets FILE]    (criterion's output folder)
 //! cstream-bench phases [--runs 20] [--engine unix:///...]   (where a run of `true` spends its time)
 //! ```
@@ -18,12 +20,16 @@
 //! `stream` is one client streaming in a process of its own, so that its CPU
 //! time and peak RSS are the client's alone; `runs` is one client making runs
 //! of `true` in a process of its own (see [`runs`]); each prints one JSON line.
+//! With `--swarm` (cstream only), `stream` and `runs` run their jobs on the
+//! swarm `--engine` manages (item 7, see [`swarm`]).
 
 mod clients;
 mod decoder_summary;
 mod runs;
 mod stats;
+mod swarm;
 mod sys;
+mod tap;
 mod targets;
 
 use std::process::ExitCode;
@@ -60,14 +66,15 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:
-  cstream-bench [all] [--quick] [--items 1,2,3,4,6] [--docker unix:///var/run/docker.sock]
+  cstream-bench [all] [--quick] [--items 1,2,3,4,6,7] [--docker unix:///var/run/docker.sock]
                 [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
+                [--swarm unix:///run/cstream-swarm/node1.sock [--swarm-nodes E1,E2,..] | --no-swarm]
                 [--targets-out FILE]
   cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///PATH --bytes N
                 [--log-driver none] [--stall-every BYTES --stall-ms MS] [--image IMAGE]
-                [--flavor multi|current] [--consumer main|task]
+                [--flavor multi|current] [--consumer main|task] [--swarm]
   cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///PATH (--runs N | --at-once K)
-                [--image IMAGE]
+                [--image IMAGE] [--swarm]
   cstream-bench decoder-summary CRITERION_DIR [--targets FILE]
   cstream-bench phases [--runs 20] [--engine unix:///var/run/docker.sock] [--image IMAGE]";
 
@@ -136,13 +143,20 @@ fn stream_main(args: &[String]) -> Res<()> {
         }
         Client::Ours | Client::Bollard => {
             let rt = runtime_of(a.value("--flavor").unwrap_or("multi"))?;
+            let swarm = a.flag("--swarm");
+            if swarm && client != Client::Ours {
+                return Err(format!("--swarm is for cstream only, not {}", client.name()));
+            }
             let work = async move {
                 if client == Client::Ours {
                     let engine = cstream_engine::connect(&endpoint, cstream_engine::Remote::Refuse)
                         .await
                         .map_err(|e| format!("connect: {e}"))?;
                     let mut consumer = Consumer::new(Instant::now(), stall_every, stall);
-                    clients::ours(&engine, &job, &mut consumer).await
+                    match swarm {
+                        true => clients::ours_on_swarm(&engine, &job, &mut consumer).await,
+                        false => clients::ours(&engine, &job, &mut consumer).await,
+                    }
                 } else {
                     let docker = clients::bollard_client(&endpoint).await?;
                     let mut consumer = Consumer::new(Instant::now(), stall_every, stall);
@@ -232,10 +246,26 @@ fn run_stream_child(
     stall_every: u64,
     flavor: &str,
 ) -> Res<StreamResult> {
+    run_stream_child_with(client, endpoint, image, bytes, driver, stall_every, flavor, &[])
+}
+
+/// [`run_stream_child`] with more arguments for the child (`--swarm`).
+#[allow(clippy::too_many_arguments)]
+fn run_stream_child_with(
+    client: Client,
+    endpoint: &str,
+    image: &str,
+    bytes: u64,
+    driver: &str,
+    stall_every: u64,
+    flavor: &str,
+    extra: &[&str],
+) -> Res<StreamResult> {
     let exe = sys::this_program()?;
     let out = std::process::Command::new(exe)
         .args(["stream", "--client", client.name(), "--engine", endpoint, "--image", image, "--flavor", flavor])
         .args(["--bytes", &bytes.to_string(), "--log-driver", driver, "--stall-every", &stall_every.to_string()])
+        .args(extra)
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("spawning the stream child: {e}"))?;
@@ -334,7 +364,8 @@ fn all_main(args: &[String]) -> Res<()> {
     let mut engines = vec![("Docker", docker.clone())];
     engines.extend(podman.clone().map(|p| ("Podman", p)));
     let image = a.value("--image").unwrap_or("cstream-test:latest").to_string();
-    let items: Vec<u32> = a.value("--items").unwrap_or("1,2,3,4,6").split(',').filter_map(|s| s.parse().ok()).collect();
+    let items: Vec<u32> =
+        a.value("--items").unwrap_or("1,2,3,4,6,7").split(',').filter_map(|s| s.parse().ok()).collect();
     let rt = runtime()?;
 
     println!("# cstream-bench{}", if quick { " --quick" } else { "" });
@@ -434,6 +465,18 @@ fn all_main(args: &[String]) -> Res<()> {
         }
         timed(6, t);
     }
+    let mut swarm_left = 0;
+    if items.contains(&7) {
+        let t = Instant::now();
+        match swarm::Swarm::from_args(&a) {
+            Ok(s) => {
+                let plan = if quick { swarm::Plan::quick() } else { swarm::Plan::full() };
+                swarm_left = swarm::item(&s, &docker, &image, &plan)?;
+            }
+            Err(why) => swarm::skipped(&why),
+        }
+        timed(7, t);
+    }
 
     let rt = runtime()?;
     let leftovers = rt.block_on(leftovers(&docker, podman.as_deref()))?;
@@ -449,7 +492,10 @@ fn all_main(args: &[String]) -> Res<()> {
         0 => println!("containers labelled cstream.bench=1 left behind: none"),
         n => return Err(format!("{n} containers labelled cstream.bench=1 were left behind (now removed)")),
     }
-    Ok(())
+    match swarm_left {
+        0 => Ok(()),
+        n => Err(format!("{n} services or containers labelled cstream.bench=1 were left on the swarm (now removed)")),
+    }
 }
 
 /// Item 1's targets for one engine.

@@ -9,7 +9,8 @@
 //! after the last. For the libraries that is this process's own
 //! (`getrusage(RUSAGE_SELF)`, every thread); for the docker CLI it is the
 //! `docker` processes' (`RUSAGE_CHILDREN`: the children waited for), each a
-//! whole process per run.
+//! whole process per run. With `--swarm` (cstream only) every run is a
+//! one-off job on the swarm that `--engine` manages (`engine.run_on_swarm`).
 
 use std::time::Instant;
 
@@ -26,16 +27,19 @@ enum Connected {
     Ours(Engine),
     Bollard(bollard::Docker),
     Cli(String),
+    /// cstream, each run a job on the swarm this engine manages.
+    Swarm(Engine),
 }
 
 impl Connected {
-    async fn new(client: Client, endpoint: &str) -> Res<Connected> {
+    async fn new(client: Client, endpoint: &str, swarm: bool) -> Res<Connected> {
+        let ours = || async {
+            cstream_engine::connect(endpoint, cstream_engine::Remote::Refuse).await.map_err(|e| format!("connect: {e}"))
+        };
         Ok(match client {
-            Client::Ours => Connected::Ours(
-                cstream_engine::connect(endpoint, cstream_engine::Remote::Refuse)
-                    .await
-                    .map_err(|e| format!("connect: {e}"))?,
-            ),
+            Client::Ours if swarm => Connected::Swarm(ours().await?),
+            _ if swarm => return Err(format!("--swarm is for cstream only, not {}", client.name())),
+            Client::Ours => Connected::Ours(ours().await?),
             Client::Bollard => Connected::Bollard(clients::bollard_client(endpoint).await?),
             Client::Docker => Connected::Cli(endpoint.to_string()),
         })
@@ -45,6 +49,7 @@ impl Connected {
         let quiet = || Consumer::new(Instant::now(), 0, std::time::Duration::ZERO);
         match self {
             Connected::Ours(engine) => clients::ours(engine, job, &mut quiet()).await?,
+            Connected::Swarm(engine) => clients::ours_on_swarm(engine, job, &mut quiet()).await?,
             Connected::Bollard(docker) => clients::bollard(docker, job, &mut quiet()).await?,
             Connected::Cli(host) => clients::docker_cli_quiet(host, job).await?,
         };
@@ -94,7 +99,8 @@ pub fn child_main(args: &[String]) -> Res<()> {
         argv: vec!["true".into()],
         log_driver: None,
     };
-    let (wall, cpu) = runtime_of("multi")?.block_on(runs_here(client, &endpoint, &job, shape))?;
+    let swarm = a.flag("--swarm");
+    let (wall, cpu) = runtime_of("multi")?.block_on(runs_here(client, &endpoint, &job, shape, swarm))?;
     let line = serde_json::json!({"client": client.name(), "runs": shape.runs(), "wall": wall, "cpu": cpu});
     println!("{line}");
     Ok(())
@@ -102,8 +108,8 @@ pub fn child_main(args: &[String]) -> Res<()> {
 
 /// The runs themselves, in this process: their wall time and the client's
 /// CPU time for all of them (seconds).
-async fn runs_here(client: Client, endpoint: &str, job: &Job, shape: Shape) -> Res<(f64, f64)> {
-    let conn = Connected::new(client, endpoint).await?;
+async fn runs_here(client: Client, endpoint: &str, job: &Job, shape: Shape, swarm: bool) -> Res<(f64, f64)> {
+    let conn = Connected::new(client, endpoint, swarm).await?;
     conn.run(job).await?;
     let before = conn.usage();
     let t0 = Instant::now();
@@ -149,6 +155,11 @@ pub struct Measured {
 
 /// Spawns a `runs` child and reads its figures.
 pub fn measure(client: Client, endpoint: &str, image: &str, shape: Shape) -> Res<Measured> {
+    measure_on(client, endpoint, image, shape, false)
+}
+
+/// [`measure`], the runs on the swarm `endpoint` manages when `swarm`.
+pub fn measure_on(client: Client, endpoint: &str, image: &str, shape: Shape, swarm: bool) -> Res<Measured> {
     let exe = sys::this_program()?;
     let (flag, n) = match shape {
         Shape::Sequential(n) => ("--runs", n),
@@ -156,6 +167,7 @@ pub fn measure(client: Client, endpoint: &str, image: &str, shape: Shape) -> Res
     };
     let out = std::process::Command::new(exe)
         .args(["runs", "--client", client.name(), "--engine", endpoint, "--image", image, flag, &n.to_string()])
+        .args(swarm.then_some("--swarm"))
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("spawning the runs child: {e}"))?;
@@ -212,7 +224,7 @@ mod tests {
         for shape in [Shape::Sequential(2), Shape::AtOnce(2)] {
             for client in [Client::Docker, Client::Ours] {
                 let (wall, cpu) = rt
-                    .block_on(runs_here(client, DOCKER, &job, shape))
+                    .block_on(runs_here(client, DOCKER, &job, shape, false))
                     .unwrap_or_else(|e| panic!("{} {shape:?} on {DOCKER} (scripts/engines.sh up): {e}", client.name()));
                 let per_run = cpu / shape.runs() as f64;
                 assert!(wall > 0.0, "{} {shape:?}: wall {wall}", client.name());

@@ -46,6 +46,8 @@ pub enum Unit {
     MibS,
     /// MiB.
     Mib,
+    /// A count.
+    Count,
 }
 
 impl Unit {
@@ -56,6 +58,7 @@ impl Unit {
             Unit::S => format!("{v:.3} s"),
             Unit::MibS => format!("{v:.0} MiB/s"),
             Unit::Mib => format!("{v:.1} MiB"),
+            Unit::Count => format!("{v:.0}"),
         }
     }
 
@@ -66,6 +69,7 @@ impl Unit {
             Unit::S => format!("{v:.3}"),
             Unit::MibS => format!("{v:.0}"),
             Unit::Mib => format!("{v:.1}"),
+            Unit::Count => format!("{v:.0}"),
         }
     }
 }
@@ -113,11 +117,35 @@ impl Row {
 /// Prints rows as a Markdown table: medians, [min–max], and cstream's ratio to each.
 pub fn print_table(title: &str, rows: &[Row]) {
     println!("\n### {title}\n");
-    let header = ["figure", "cstream", "bollard", "docker CLI", "cstream/bollard", "cstream/docker"];
+    let header = ["figure", "cstream", "bollard", "docker CLI", "cstream/bollard", "cstream/docker"].map(String::from);
     let body: Vec<[String; 6]> =
         rows.iter().map(|r| [r.what.clone(), r.cell(0), r.cell(1), r.cell(2), r.ratio(1), r.ratio(2)]).collect();
-    let mut widths = header.map(str::len);
-    for line in &body {
+    print_rows(&header, &body);
+}
+
+/// Prints rows of two columns as a Markdown table: the medians and [min–max]
+/// of the rows' first cells and of their second, then the first's ratio to
+/// the second and their difference, under `headers` (those four columns').
+pub fn print_pair_table(title: &str, headers: [&str; 4], rows: &[Row]) {
+    println!("\n### {title}\n");
+    let [a, b, r, d] = headers.map(String::from);
+    let header = ["figure".to_string(), a, b, r, d];
+    let body: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let diff = match (r.cells[0].median(), r.cells[1].median()) {
+                (Some(x), Some(y)) => r.unit.show(x - y),
+                _ => "–".into(),
+            };
+            [r.what.clone(), r.cell(0), r.cell(1), r.ratio(1), diff]
+        })
+        .collect();
+    print_rows(&header, &body);
+}
+
+fn print_rows<const N: usize>(header: &[String; N], body: &[[String; N]]) {
+    let mut widths = header.each_ref().map(|h| h.chars().count());
+    for line in body {
         for (w, c) in widths.iter_mut().zip(line) {
             *w = (*w).max(c.chars().count());
         }
@@ -127,9 +155,9 @@ pub fn print_table(title: &str, rows: &[Row]) {
             cells.iter().zip(widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
         println!("| {} |", padded.join(" | "));
     };
-    line(&header.map(String::from));
+    line(header);
     line(&widths.map(|w| "-".repeat(w)));
-    for b in &body {
+    for b in body {
         line(b);
     }
 }

@@ -92,6 +92,10 @@ impl Targets {
     /// Prints the rows, in target order, as a Markdown table under `title`.
     pub fn print(&self, title: &str) {
         println!("\n### {title}\n");
+        if self.rows.is_empty() {
+            println!("none in these items");
+            return;
+        }
         print!("{}", self.table());
     }
 
