@@ -279,7 +279,7 @@ impl Engine {
     }
 
     /// Runs `spec` as a one-off job on the Docker Swarm this engine manages:
-    /// a service in `ReplicatedJob` mode, placed by `placement`'s
+    /// a service of one never-restarted replica, placed by `placement`'s
     /// constraints, with the same events as [`run`](Self::run) (the
     /// `ProcessStart` names the node, task and service) and the same
     /// guarantees: the output drained to its end, the service removed on

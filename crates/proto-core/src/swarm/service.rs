@@ -205,6 +205,16 @@ fn all_labels<'a>(spec: &'a RunSpec, run: &'a RunInfo, created: &'a str) -> BTre
     all
 }
 
+/// `cstream-<run id>`, as a service name may be: the engine's own random
+/// names collide now and then when many jobs start at once (a create then
+/// fails with "name conflicts with an existing object").
+fn default_name(run: &RunInfo) -> String {
+    let id = run.run_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let mut name = String::from("cstream-");
+    name.extend(id.take(63 - name.len()));
+    name
+}
+
 /// The service spec for `spec`, labelled with `run`, placed by `placement`.
 /// Options it has no place for were refused already (see `refuse.rs`).
 pub(super) fn body(spec: &RunSpec, run: &RunInfo, placement: &Placement) -> Bytes {
@@ -258,8 +268,9 @@ pub(super) fn body(spec: &RunSpec, run: &RunInfo, placement: &Placement) -> Byte
         capability_drop: &spec.cap_drop,
         ulimits: spec.ulimits.iter().map(|u| Ulimit { name: &u.name, soft: u.soft, hard: u.hard }).collect(),
     };
+    let default_name = default_name(run);
     let service = Service {
-        name: spec.name.as_deref(),
+        name: Some(spec.name.as_deref().unwrap_or(&default_name)),
         labels: &labels,
         task_template: TaskTemplate {
             container_spec: container,
