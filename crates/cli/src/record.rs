@@ -22,6 +22,9 @@
 //!
 //! - v1: the first format; its types, frozen, are in [`v1`].
 //! - v2: the header also names the cstream version that wrote it.
+//! - v3: a process can be a swarm job's task (`ProcessId::Task`). The only
+//!   change is that variant, added at the end, so today's types read v2's
+//!   bytes as they are: v2 needs no frozen copy.
 //!
 //! This cstream writes [`VERSION`] with today's types, reads every older
 //! version through its frozen types and converts the records to today's, and
@@ -56,7 +59,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The version this cstream writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The start of the first line of every recording, before the version.
 const MAGIC: &[u8] = b"cstream-recording v";
@@ -137,7 +140,8 @@ pub fn read(path: &Path) -> Result<Recording, String> {
     };
     let (records, cut) = match version {
         1 => frames::<v1::Record>(body),
-        VERSION => frames::<Record>(body),
+        // v2 differs from today only by a variant added at the end.
+        2 | VERSION => frames::<Record>(body),
         0 => return Err(format!("{name} is not a cstream recording")),
         n => {
             return Err(format!(

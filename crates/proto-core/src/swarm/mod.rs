@@ -63,8 +63,9 @@
 //! | Stopping, Remove, Sweep | retried, then Error, Done | ignored: the `DELETE` is out          |
 //!
 //! A unary request unanswered within `limits.request_timeout` fails; the
-//! logs follow has no idle limit, and the final read must end within
-//! `limits.drain_timeout` of its answer's head.
+//! logs follow has no idle limit, and the final read may not go silent for
+//! `limits.drain_timeout` (it re-reads the whole output, so its length is
+//! not limited).
 //!
 //! # What maps, and what is refused
 //!
@@ -72,7 +73,11 @@
 //! entrypoint (`Command`), environment, working directory (`Dir`), user,
 //! hostname, extra hosts (`Hosts`), init, read-only root, capabilities,
 //! ulimits, bind mounts, volumes and tmpfs (`Mounts`), memory, CPU and PID
-//! limits (`Resources.Limits`), stop signal and grace, log driver and name;
+//! limits (`Resources.Limits`), stop signal and grace, log driver (`local`
+//! unless the spec names one: json-file replaces bytes that are not UTF-8,
+//! and the output is read back from the logs), and name (`cstream-<run id>`
+//! unless the spec names one: the engine's random names collide now and then
+//! when many jobs start at once);
 //! the [`Placement`] constraints; restart condition `none`; and cstream's
 //! labels (those of a container run, with the user's) on the service and on
 //! its container, so `gc` finds either. Registry credentials go in
@@ -83,7 +88,8 @@
 //! on every path), privileged mode, devices, published ports, a network,
 //! a swap limit, no-new-privileges, a `/dev/shm` size, an OCI runtime, a
 //! platform (place by `node.platform.*` constraints instead),
-//! `create_extra`, SELinux relabeling, and tmpfs options but size, mode and
+//! `create_extra`, SELinux relabeling, log driver `none` (there would be
+//! no output to read), and tmpfs options but size, mode and
 //! `ro`. An engine that speaks an API older than 1.41 is refused
 //! after the ping.
 //!
