@@ -226,12 +226,13 @@ impl Engine {
     }
 
     /// The services of a swarm manager carrying every label given; none on
-    /// an engine that manages no swarm (it answers 503).
+    /// an engine that manages no swarm (Docker answers 503, Podman, which has
+    /// no services, 404).
     async fn services_labelled(&self, labels: &[&str]) -> Result<Vec<ListedService>, Error> {
         let api = self.api().await?;
         match self.call_inner(requests::list_services_labelled(api, labels)).await? {
             (200, _, body) => ListedService::parse_list(&body).map_err(|e| self.failed(e.in_phase(Phase::List))),
-            (503, _, _) => Ok(Vec::new()),
+            (404 | 503, _, _) => Ok(Vec::new()),
             (status, _, body) => Err(self.failed(cstream_proto_core::Error::answered(Phase::List, status, &body))),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cstream_proto_core::api::Request;
 use cstream_proto_core::spec::{Device, Publish, Secret};
-use cstream_proto_core::swarm::{JobMachine, POLL_INTERVAL, Placement};
+use cstream_proto_core::swarm::{FAST_POLL_INTERVAL, FAST_POLLING, JobMachine, POLL_INTERVAL, Placement};
 use cstream_proto_core::{
     CommandError, EndReason, Error, EventKind, Input, Lifecycle, Output, Phase, ProcessEnd, ProcessId, PullPolicy,
     RequestId, RunInfo, RunSpec, SpecError, Stream, TtySize,
@@ -298,9 +298,9 @@ mod happy_path {
                 r.answer("/v1.41/services/create", 201, br#"{"ID":"s1","Warnings":null}"#),
                 ["event ContainerCreate", format!("send GET {TASKS}").as_str()]
             );
-            // Not placed yet: polled again 200 ms later.
+            // Not placed yet: polled again 50 ms later (the first 2 s are polled fast).
             assert_eq!(r.answer(TASKS, 200, &tasks(&[task("pending", "", 0, None)])), Vec::<String>::new());
-            assert_eq!(r.deadline(), Some(POLL_INTERVAL));
+            assert_eq!(r.deadline(), Some(FAST_POLL_INTERVAL));
             assert_eq!(r.tick(POLL_INTERVAL), [format!("send GET {TASKS}")]);
             assert_eq!(
                 r.answer(TASKS, 200, &tasks(&[task("running", "c1", 0, None)])),
@@ -529,9 +529,31 @@ mod running {
     use super::*;
 
     #[test]
+    fn the_task_is_polled_fast_at_first_then_every_200_ms() {
+        // From the create on (at 0 here): 50 ms apart for 2 s, 200 ms apart after.
+        let mut r = running(spec());
+        let mut gaps = Vec::new();
+        let mut last = r.now;
+        while r.now < FAST_POLLING + Duration::from_secs(1) {
+            let next = r.deadline().expect("a poll");
+            let out = r.tick(next - r.now);
+            if out.iter().any(|o| o == &format!("send GET {TASKS}")) {
+                gaps.push(r.now - last);
+                last = r.now;
+                r.answer(TASKS, 200, &tasks(&[task("running", "c1", 0, None)]));
+                if out.iter().any(|o| o == &format!("send GET {NODE}")) {
+                    r.answer(NODE, 200, &node("ready"));
+                }
+            }
+        }
+        assert!(gaps.iter().take(30).all(|g| *g == FAST_POLL_INTERVAL), "{gaps:?}");
+        assert_eq!(gaps.last(), Some(&POLL_INTERVAL), "{gaps:?}");
+    }
+
+    #[test]
     fn a_node_that_goes_down_ends_the_run_with_its_name() {
         let mut r = running(spec());
-        assert_eq!(r.deadline(), Some(POLL_INTERVAL), "the next task poll");
+        assert_eq!(r.deadline(), Some(FAST_POLL_INTERVAL), "the next task poll");
         r.tick(POLL_INTERVAL);
         r.answer(TASKS, 200, &tasks(&[task("running", "c1", 0, None)]));
         // The node is checked once a second.

@@ -147,21 +147,36 @@ struct DeviceBody<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct VolumeOptions {
-    no_copy: bool,
+pub(crate) struct VolumeOptions {
+    pub(crate) no_copy: bool,
 }
 
+/// A tmpfs's options, as a swarm service's mount takes them (a container's
+/// tmpfs goes in `HostConfig.Tmpfs` instead).
+#[derive(Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct TmpfsOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mode: Option<u32>,
+}
+
+/// One entry of `Mounts`, in a container's `HostConfig` and a service's
+/// `ContainerSpec` alike.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct MountBody<'a> {
-    r#type: &'static str,
+pub(crate) struct MountBody<'a> {
+    pub(crate) r#type: &'static str,
     /// Empty for an anonymous volume.
     #[serde(skip_serializing_if = "str::is_empty")]
-    source: &'a str,
-    target: &'a str,
-    read_only: bool,
+    pub(crate) source: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) read_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    volume_options: Option<VolumeOptions>,
+    pub(crate) volume_options: Option<VolumeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tmpfs_options: Option<TmpfsOptions>,
 }
 
 /// `SRC:DST:OPTIONS` for `HostConfig.Binds`, with the relabel option.
@@ -254,13 +269,14 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
 }
 
 /// Bind mounts and volumes, but the relabeled ones (see [`binds`]).
-fn mounts(spec: &RunSpec) -> Vec<MountBody<'_>> {
+pub(crate) fn mounts(spec: &RunSpec) -> Vec<MountBody<'_>> {
     let binds = spec.mounts.iter().filter(|m| m.relabel.is_none()).map(|m| MountBody {
         r#type: "bind",
         source: &m.source,
         target: &m.target,
         read_only: m.read_only,
         volume_options: None,
+        tmpfs_options: None,
     });
     let volumes = spec.volumes.iter().filter(|v| v.relabel.is_none()).map(|v| MountBody {
         r#type: "volume",
@@ -268,6 +284,7 @@ fn mounts(spec: &RunSpec) -> Vec<MountBody<'_>> {
         target: &v.target,
         read_only: v.read_only,
         volume_options: v.no_copy.then_some(VolumeOptions { no_copy: true }),
+        tmpfs_options: None,
     });
     binds.chain(volumes).collect()
 }

@@ -13,7 +13,7 @@ use super::answers::{self, Task};
 use super::calls::{Call, Closed, Open};
 use super::logs::Piece;
 use super::state::{Job, State, TaskEnd};
-use super::{JobMachine, NODE_INTERVAL, POLL_INTERVAL, refuse, requests, service};
+use super::{FAST_POLL_INTERVAL, FAST_POLLING, JobMachine, NODE_INTERVAL, POLL_INTERVAL, refuse, requests, service};
 use crate::api::EngineInfo;
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, Event, EventKind, ProcessEnd, ProcessId};
@@ -202,6 +202,11 @@ impl JobMachine {
         }
     }
 
+    /// When to poll the task next: soon in the first seconds, then less often.
+    pub(super) fn next_poll(&self, now: Duration) -> Duration {
+        now + if now < self.fast_until { FAST_POLL_INTERVAL } else { POLL_INTERVAL }
+    }
+
     fn on_logs(&mut self, now: Duration, data: Bytes) {
         let (out, coalescer) = (&mut self.out, &mut self.coalescer);
         self.logs.feed(data, &mut |p| deliver(now, out, coalescer, p));
@@ -230,6 +235,7 @@ impl JobMachine {
                         return self.cleanup(now);
                     }
                     self.move_to(State::Placing);
+                    self.fast_until = now + FAST_POLLING;
                     self.poll(now);
                 }
                 Err(e) => self.lost_create(now, e.in_phase(Phase::Service)),
@@ -263,11 +269,11 @@ impl JobMachine {
             State::Placing => match tasks.into_iter().find(|t| t.started() || t.ended()) {
                 Some(t) if t.started() => self.started(now, t),
                 Some(t) => self.unstarted(now, t),
-                None => self.poll_at = Some(now + POLL_INTERVAL),
+                None => self.poll_at = Some(self.next_poll(now)),
             },
             State::Running(job) => match tasks.into_iter().find(|t| t.id == job.task) {
                 Some(t) if t.ended() => self.ended(now, t),
-                Some(_) => self.poll_at = Some(now + POLL_INTERVAL),
+                Some(_) => self.poll_at = Some(self.next_poll(now)),
                 None => {
                     let task = job.task.clone();
                     let message = "the task is no longer listed by its service".to_string();
@@ -279,7 +285,7 @@ impl JobMachine {
                 let mine = |t: &Task| task.as_ref().is_none_or(|id| *id == t.id);
                 let live = tasks.iter().filter(|t| mine(t)).any(|t| !t.ended());
                 match live {
-                    true => self.poll_at = Some(now + POLL_INTERVAL),
+                    true => self.poll_at = Some(self.next_poll(now)),
                     false => {
                         let code = task.and_then(|id| tasks.iter().find(|t| t.id == id).and_then(exit_code));
                         self.task_over(now, Some(code));
@@ -320,7 +326,7 @@ impl JobMachine {
         let follow = requests::logs(self.api(), self.id(), true);
         self.logs.begin();
         self.send(now, Call::Follow, follow);
-        self.poll_at = Some(now + POLL_INTERVAL);
+        self.poll_at = Some(self.next_poll(now));
         self.check_node(now);
     }
 

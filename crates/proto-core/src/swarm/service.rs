@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::Placement;
-use crate::api::create::{RunInfo, labels};
+use crate::api::create::{self, MountBody, RunInfo, TmpfsOptions, labels};
 use crate::spec::RunSpec;
 
 #[derive(Serialize)]
@@ -71,36 +71,6 @@ struct ContainerSpec<'a> {
     capability_drop: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ulimits: Vec<Ulimit<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct MountBody<'a> {
-    r#type: &'static str,
-    /// Empty for an anonymous volume.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    source: &'a str,
-    target: &'a str,
-    read_only: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    volume_options: Option<VolumeOptions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tmpfs_options: Option<TmpfsOptions>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct VolumeOptions {
-    no_copy: bool,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct TmpfsOptions {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -220,23 +190,9 @@ fn default_name(run: &RunInfo) -> String {
 pub(super) fn body(spec: &RunSpec, run: &RunInfo, placement: &Placement) -> Bytes {
     let created = run.created_unix.to_string();
     let labels = all_labels(spec, run, &created);
-    let binds = spec.mounts.iter().map(|m| MountBody {
-        r#type: "bind",
-        source: &m.source,
-        target: &m.target,
-        read_only: m.read_only,
-        volume_options: None,
-        tmpfs_options: None,
-    });
-    let volumes = spec.volumes.iter().map(|v| MountBody {
-        r#type: "volume",
-        source: v.name.as_deref().unwrap_or_default(),
-        target: &v.target,
-        read_only: v.read_only,
-        volume_options: v.no_copy.then_some(VolumeOptions { no_copy: true }),
-        tmpfs_options: None,
-    });
-    let tmpfs = spec.tmpfs.iter().map(|t| {
+    // Relabeled mounts were refused already (see `refuse.rs`): these are all of them.
+    let mut mounts = create::mounts(spec);
+    mounts.extend(spec.tmpfs.iter().map(|t| {
         let (size_bytes, mode, read_only) = tmpfs_options(&t.options).unwrap_or_default();
         MountBody {
             r#type: "tmpfs",
@@ -246,7 +202,7 @@ pub(super) fn body(spec: &RunSpec, run: &RunInfo, placement: &Placement) -> Byte
             volume_options: None,
             tmpfs_options: Some(TmpfsOptions { size_bytes, mode }),
         }
-    });
+    }));
     let container = ContainerSpec {
         image: spec.image.to_string(),
         labels: &labels,
@@ -259,7 +215,7 @@ pub(super) fn body(spec: &RunSpec, run: &RunInfo, placement: &Placement) -> Byte
         tty: false,
         open_stdin: false,
         read_only: spec.read_only_rootfs,
-        mounts: binds.chain(volumes).chain(tmpfs).collect(),
+        mounts,
         stop_signal: &spec.stop_signal,
         stop_grace_period: u64::try_from(spec.stop_grace.as_nanos()).unwrap_or(u64::MAX),
         hosts: spec.extra_hosts.iter().map(|(name, ip)| alloc::format!("{ip} {name}")).collect(),

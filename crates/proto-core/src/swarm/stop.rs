@@ -8,7 +8,7 @@ use core::time::Duration;
 
 use super::calls::Call;
 use super::state::{Retry, State, Stopping};
-use super::{JobMachine, POLL_INTERVAL, STOP_MARGIN, answers, requests};
+use super::{JobMachine, STOP_MARGIN, answers, requests};
 use crate::api::create::labels;
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, EventKind, ProcessEnd};
@@ -49,7 +49,7 @@ impl JobMachine {
         self.move_to(State::Stopping(Stopping { reason, job, remove, removed: None, over: None, give_up_at }));
         self.send_remove(now);
         if !self.calls.is_out(Call::Tasks) {
-            self.poll_at = Some(now + POLL_INTERVAL);
+            self.poll_at = Some(self.next_poll(now));
         }
     }
 
