@@ -188,7 +188,7 @@ const BETWEEN: [(&str, &str, &str); 7] = [
 /// and how many times a swarm job's task was polled.
 fn sequential(swarm: &Swarm, docker: &str, image: &str, runs: usize) -> Res<Vec<Row>> {
     let job = Job { image: image.into(), argv: vec!["true".into()], log_driver: None };
-    let mut polls = Row::new("task polls per run (`GET /tasks`, 200 ms apart)", Unit::Count);
+    let mut polls = Row::new("task polls per run (`GET /tasks`; 50 ms apart for 2 s, then 200 ms)", Unit::Count);
     let rt = runtime()?;
     let seen: [Vec<Timings>; 2] = rt.block_on(async {
         let engines = [Tap::engine(&swarm.manager).await?, Tap::engine(docker).await?];
