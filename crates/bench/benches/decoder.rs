@@ -22,38 +22,23 @@
 //!
 //! Throughput counts the bytes of the stream, headers included.
 
+mod common;
+
 use std::hint::black_box;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::{READ, stream_of};
 use criterion::{Criterion, Throughput};
 use cstream_proto_core::decode::FrameDecoder;
 use futures_util::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::{Decoder, FramedRead};
 
-/// Largest read the "socket" gives at once, as `exchange.rs` reads.
-const READ: usize = 64 * 1024;
 /// The largest read of the driver's adaptive read loop.
 const BIG_READ: usize = 128 * 1024;
-/// Bytes of stream per iteration.
-const TOTAL: usize = 4 * 1024 * 1024;
-
-/// Stdout frames of `payload` bytes each, about `TOTAL` bytes in all.
-fn stream_of(payload: usize) -> Vec<u8> {
-    let frame = 8 + payload;
-    let mut v = Vec::with_capacity(TOTAL + frame);
-    let mut i = 0u8;
-    while v.len() + frame <= TOTAL.max(frame) {
-        v.extend_from_slice(&[1, 0, 0, 0]);
-        v.extend_from_slice(&(payload as u32).to_be_bytes());
-        v.extend(std::iter::repeat_n(b'a' + i % 26, payload));
-        i = i.wrapping_add(1);
-    }
-    v
-}
 
 // ---- cstream ------------------------------------------------------------------
 

@@ -11,32 +11,16 @@
 //! The difference per frame is what the machine adds to each chunk (the
 //! event, its queue, the coalescer's check) on top of decoding.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::{READ, stream_of};
 use criterion::{Criterion, Throughput};
 use cstream_proto_core::decode::FrameDecoder;
 use cstream_proto_core::{EventKind, Input, Machine, Output, RequestId, RunInfo, RunSpec};
-
-/// Largest read, as `exchange.rs` reads.
-const READ: usize = 64 * 1024;
-/// Bytes of stream per iteration.
-const TOTAL: usize = 4 * 1024 * 1024;
-
-/// Stdout frames of `payload` bytes each, about `TOTAL` bytes in all.
-fn stream_of(payload: usize) -> Vec<u8> {
-    let frame = 8 + payload;
-    let mut v = Vec::with_capacity(TOTAL + frame);
-    let mut i = 0u8;
-    while v.len() + frame <= TOTAL.max(frame) {
-        v.extend_from_slice(&[1, 0, 0, 0]);
-        v.extend_from_slice(&(payload as u32).to_be_bytes());
-        v.extend(std::iter::repeat_n(b'a' + i % 26, payload));
-        i = i.wrapping_add(1);
-    }
-    v
-}
 
 /// `input` in reads of at most `READ` bytes, each copied into the read
 /// loop's buffer as `exchange.rs` does, and handed to `each`.

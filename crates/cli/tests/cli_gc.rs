@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,29 +46,8 @@ fn gc_removes_kept_containers_once_old_enough() {
 
 /// `cstream run --json` of a process that runs until stopped, and its container's id.
 fn running(engine: &str, label: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
-        .args(["run", "--json", "--engine", engine, "--pull", "never", "--label", label, "--stop-timeout", "1"])
-        .args([IMAGE, "sh", "-c", "echo up; sleep 120"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut id = String::new();
-    for line in lines.by_ref() {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["type"] == "container_create" {
-            id = v["id"].as_str().unwrap().to_string();
-        }
-        if v["type"] == "output" {
-            break;
-        }
-    }
-    assert!(!id.is_empty(), "no container_create before the output");
-    // Keep reading, so the process never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, id)
+    let args = ["run", "--json", "--engine", engine, "--pull", "never", "--label", label, "--stop-timeout", "1"];
+    started(&[&args[..], &[IMAGE, "sh", "-c", "echo up; sleep 120"]].concat())
 }
 
 fn listed(engine: &str, label: &str) -> Vec<String> {

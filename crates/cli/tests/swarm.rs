@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,7 +59,8 @@ fn run_on_the_swarm_has_the_bytes_exit_code_and_events_of_a_run() {
     let script = "echo out; echo err >&2; exit 3";
     let out =
         cstream(&["run", "-H", MANAGER, "--swarm", "--pull", "never", "--label", &label, IMAGE, "sh", "-c", script]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let said = format!("stderr {:?}, {}", String::from_utf8_lossy(&out.stderr), out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n", "{said}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     assert_eq!(out.status.code(), Some(3));
 
@@ -95,26 +95,8 @@ fn what_a_swarm_cannot_do_is_refused_before_anything_is_made() {
 #[test]
 fn gc_removes_the_service_a_killed_cstream_left() {
     let label = label("cli-swarm-gc");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
-        .args(["run", "-H", MANAGER, "--swarm", "--json", "--pull", "never", "--label", &label, "--stop-timeout", "1"])
-        .args([IMAGE, "sh", "-c", "echo up; sleep 120"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut service = String::new();
-    for line in lines {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["type"] == "container_create" {
-            service = v["id"].as_str().unwrap().to_string();
-        }
-        if v["type"] == "output" {
-            break;
-        }
-    }
-    assert!(!service.is_empty(), "the run created a service");
+    let run = ["run", "-H", MANAGER, "--swarm", "--json", "--pull", "never", "--label", &label, "--stop-timeout", "1"];
+    let (mut child, service) = started(&[&run[..], &[IMAGE, "sh", "-c", "echo up; sleep 120"]].concat());
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(on_the_swarm(&label).iter().any(|l| l.contains(&service)), "the killed run left its service");

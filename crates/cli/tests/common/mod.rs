@@ -53,3 +53,32 @@ pub fn api(engine: &str, method: &str, path: &str) -> (u16, String) {
         (a.status, String::from_utf8_lossy(&a.body).into_owned())
     })
 }
+
+/// `cstream ARGS` (a `run --json`) started, read until its first output: the
+/// process, and the id its `container_create` named (a container's, or a
+/// swarm job's service's). Its stdout is drained after, so it never blocks.
+pub fn started(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cstream"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut id = String::new();
+    for line in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["type"] == "container_create" {
+            id = v["id"].as_str().unwrap().to_string();
+        }
+        if v["type"] == "output" {
+            break;
+        }
+    }
+    assert!(!id.is_empty(), "no container_create before the output");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, id)
+}
