@@ -178,22 +178,31 @@ impl Engine {
     }
 
     /// Removes the containers cstream created (labelled `io.cstream.run`)
-    /// that are at least `older_than` old and no run is using: stopped ones,
-    /// and running ones whose owner process is provably gone (same host and
-    /// boot, no process with that pid and start time), such as those a killed
-    /// `cstream` left. Running containers of live owners, of other hosts, or
-    /// without an owner label are left and listed, unless `force`.
+    /// that are at least `older_than` old and no run is using: kept ones,
+    /// stopped ones whose owner process is gone or elsewhere, and running
+    /// ones whose owner is provably gone (same host and boot, no process with
+    /// that pid and start time), such as those a killed `cstream` left.
+    /// Left and listed, unless `force`: running containers of live owners,
+    /// of other hosts or without an owner label, and stopped ones whose
+    /// owner runs (its run reads the end and then removes the container).
     /// Containers without cstream's label are never touched.
     ///
     /// On a swarm manager, the services of swarm jobs are collected the same
     /// way (a service is never done until its run removes it, so it counts
     /// as running); removing one stops its task and removes its container.
+    /// A task's container is never removed by itself: it goes with its
+    /// service, and taking it earlier would lose the job's logs.
     pub async fn gc(&self, older_than: Duration, force: bool) -> Result<Collected, Error> {
         let now = unix_now();
         let mut out = Collected::default();
         let old = |created: u64| now.saturating_sub(created) >= older_than.as_secs();
         for c in self.containers_labelled(&[labels::RUN]).await? {
             let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k));
+            // A swarm task's container goes with its service (below);
+            // removing it under a live job would lose the job's logs.
+            if label(labels::SWARM_SERVICE).is_some() {
+                continue;
+            }
             let created = label(labels::CREATED)
                 .and_then(|t| t.parse::<u64>().ok())
                 .unwrap_or(u64::try_from(c.created).unwrap_or(0));
@@ -201,7 +210,13 @@ impl Engine {
                 continue;
             }
             let running = matches!(c.state.as_str(), "running" | "paused" | "restarting");
-            match running.then(|| keep_why(&c.state, label(labels::OWNER), force)).flatten() {
+            let why = match running {
+                true => keep_why(&c.state, label(labels::OWNER), force),
+                // Stopped and not kept: its run may be reading its end still.
+                false if label(labels::KEEP).is_none() => keep_while_read(&c.state, label(labels::OWNER), force),
+                false => None,
+            };
+            match why {
                 Some(why) => out.left.push((c.id, why)),
                 None => {
                     self.remove_container(&c.id).await?;
@@ -387,6 +402,15 @@ fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}-{:x}-{n:x}", nanos as u64, std::process::id())
+}
+
+/// Why a stopped container that its run did not keep is left alone: its
+/// owner runs, and so, until it removes the container, may its run (reading
+/// the process's end, or its output on a swarm).
+fn keep_while_read(state: &str, owner: Option<&String>, force: bool) -> Option<String> {
+    let o = owner.and_then(|o| Owner::parse(o)).filter(|_| !force)?;
+    let why = format!("{state}: its run's owner, pid {} on this host, runs and removes it at the end", o.pid);
+    (o.liveness() == Liveness::Alive).then_some(why)
 }
 
 /// Why a live thing cstream made (a running container, a swarm job's

@@ -76,6 +76,54 @@ async fn podman_gc_removes_only_labelled_containers() {
     gc_removes_only_labelled_containers(Target::PodmanUnix).await
 }
 
+/// A container whose process ended, made by a run of this live process
+/// that did not keep it: the run still reads its end and then removes it,
+/// so gc leaves it (and says why) until `force`.
+async fn gc_leaves_a_stopped_container_its_live_run_still_holds(target: Target) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let engine = target.engine().await;
+    let label = unique_label("gc-held");
+    let v = ApiVersion::new(1, 41);
+    let owner = cstream_engine::Owner::this_process().expect("an owner for this process").to_string();
+    let created =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 60).to_string();
+    let labels = serde_json::json!({
+        "cstream.test": label, "io.cstream.run": label, "io.cstream.created": created, "io.cstream.owner": owner,
+    });
+    let body = serde_json::json!({"Image": TEST_IMAGE, "Cmd": ["true"], "Labels": labels});
+    let answer = engine.call(requests::create(v, None, body.to_string().into())).await.unwrap();
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let id = serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["Id"].as_str().unwrap().to_string();
+    assert_eq!(engine.call(requests::start(v, &id)).await.unwrap().status, 204);
+    assert_eq!(engine.call(requests::wait_not_running(v, &id)).await.unwrap().status, 200);
+
+    let collected = engine.gc(Duration::ZERO, false).await.unwrap();
+    assert!(!collected.removed.contains(&id), "gc removed a stopped container its live run holds");
+    let (_, why) = collected.left.iter().find(|(c, _)| *c == id).expect("the container listed as left");
+    assert!(why.contains(&format!("pid {}", std::process::id())), "{why}");
+    let held = engine.containers_labelled(&[&format!("cstream.test={label}")]).await.unwrap();
+    assert_eq!(held.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [id.as_str()], "the engine still holds it");
+
+    let collected = engine.gc(Duration::ZERO, true).await.unwrap();
+    assert!(collected.removed.contains(&id), "force removes it");
+    assert_no_containers(&engine, &label).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_gc_leaves_a_stopped_container_its_live_run_still_holds() {
+    gc_leaves_a_stopped_container_its_live_run_still_holds(Target::DockerUnix).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_current_gc_leaves_a_stopped_container_its_live_run_still_holds() {
+    gc_leaves_a_stopped_container_its_live_run_still_holds(Target::DockerCurrent).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_gc_leaves_a_stopped_container_its_live_run_still_holds() {
+    gc_leaves_a_stopped_container_its_live_run_still_holds(Target::PodmanUnix).await
+}
+
 fn engines_script(arg: &str) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/engines.sh");
     let status =

@@ -160,3 +160,51 @@ async fn sixty_four_mib_hashed_end_to_end() {
     assert_eq!(s.end.unwrap().exit_code, Some(0));
     assert_nothing_left(&label).await;
 }
+
+/// gc on the manager while a job's run still holds its service: the task's
+/// container has exited, and the swarm reads the job's logs from it, so gc
+/// leaves it (and the service, whose owner lives); the logs are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_leaves_a_held_jobs_container_and_its_logs() {
+    let label = unique_label("swarm-gc-held");
+    let m = manager().await;
+    let owner = cstream_engine::Owner::this_process().expect("an owner for this process").to_string();
+    let created =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 60).to_string();
+    // The labels a run of this process puts on its service and container.
+    let labels = serde_json::json!({
+        "cstream.test": label, "io.cstream.run": label, "io.cstream.created": created, "io.cstream.owner": owner,
+    });
+    let body = serde_json::json!({
+        "Name": format!("cstream-{label}"),
+        "Labels": labels,
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": common::TEST_IMAGE, "Command": ["sh", "-c", "echo held"], "Labels": labels},
+            "RestartPolicy": {"Condition": "none"},
+            "Placement": {"Constraints": ["node.role==manager"]},
+            "LogDriver": {"Name": "local"},
+        },
+        "Mode": {"Replicated": {"Replicas": 1}},
+    });
+    let service = post(&m, "/v1.41/services/create", body).await["ID"].as_str().unwrap().to_string();
+    let tasks = format!("/v1.41/tasks?filters={}", common::swarm::query(&serde_json::json!({"service": [service]})));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&m, &tasks).await.as_array().unwrap().iter().all(|t| t["Status"]["State"] != "complete") {
+        assert!(Instant::now() < deadline, "the job did not complete: {}", get(&m, &tasks).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let collected = m.gc(Duration::ZERO, false).await.unwrap();
+    assert!(!collected.removed.contains(&service), "{collected:?}");
+    let held = get(&m, &format!("/v1.41/containers/json?all=1&filters={}", label_filter(&label))).await;
+    assert_eq!(held.as_array().unwrap().len(), 1, "the manager holds the job's container still: {held}");
+    let logs = logs_text(&m, &service).await;
+    assert!(logs.ends_with("held\n"), "the job's logs after gc: {logs:?}");
+
+    let gone = m.call(cstream_engine::core::api::requests::remove_service(
+        cstream_engine::core::api::ApiVersion::new(1, 41),
+        &service,
+    ));
+    assert_eq!(gone.await.unwrap().status, 200);
+    assert_nothing_left(&label).await;
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use cstream_engine::core::api::{Method, Request, RequestKind};
+use cstream_engine::core::api::{Header, Method, Request, RequestKind};
 use cstream_engine::core::swarm::Placement;
 use cstream_engine::{Engine, Error, EventKind, ProcessId, Remote, Stream};
 use futures_util::StreamExt;
@@ -25,23 +25,48 @@ pub async fn manager() -> Engine {
     }
 }
 
+fn request(method: Method, path: &str, body: Vec<u8>) -> Request {
+    let headers = vec![Header { name: "Content-Type".into(), value: "application/json".into(), sensitive: false }];
+    Request { method, path: path.into(), headers, body: body.into(), kind: RequestKind::Unary }
+}
+
 /// `GET path` on `engine`, as JSON.
 pub async fn get(engine: &Engine, path: &str) -> serde_json::Value {
-    let req = Request {
-        method: Method::Get,
-        path: path.into(),
-        headers: vec![],
-        body: Default::default(),
-        kind: RequestKind::Unary,
-    };
-    let answer = engine.call(req).await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let answer = engine.call(request(Method::Get, path, vec![])).await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
     assert_eq!(answer.status, 200, "GET {path}: {}", String::from_utf8_lossy(&answer.body));
     serde_json::from_slice(&answer.body).unwrap()
 }
 
-pub fn label_filter(label: &str) -> String {
-    let f = serde_json::json!({ "label": [format!("cstream.test={label}")] }).to_string();
+/// `POST path` with a JSON body on `engine`: the answer, as JSON.
+pub async fn post(engine: &Engine, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let answer = engine.call(request(Method::Post, path, body.to_string().into_bytes())).await;
+    let answer = answer.unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    assert!(answer.status < 300, "POST {path}: {} {}", answer.status, String::from_utf8_lossy(&answer.body));
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+/// A service's logs (stdout and stderr, in order), read once to their end.
+pub async fn logs_text(engine: &Engine, service: &str) -> String {
+    let path = format!("/v1.41/services/{service}/logs?stdout=1&stderr=1");
+    let answer = engine.call(request(Method::Get, &path, vec![])).await.unwrap();
+    assert_eq!(answer.status, 200, "GET {path}: {}", String::from_utf8_lossy(&answer.body));
+    let (mut rest, mut text) = (&answer.body[..], Vec::new());
+    while let [_, _, _, _, a, b, c, d, tail @ ..] = rest {
+        let (payload, after) = tail.split_at((u32::from_be_bytes([*a, *b, *c, *d]) as usize).min(tail.len()));
+        text.extend_from_slice(payload);
+        rest = after;
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// `value` as JSON, percent-encoded for a query string.
+pub fn query(value: &serde_json::Value) -> String {
+    let f = value.to_string();
     f.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+pub fn label_filter(label: &str) -> String {
+    query(&serde_json::json!({ "label": [format!("cstream.test={label}")] }))
 }
 
 /// No service with the test's label on the manager, and no container with it

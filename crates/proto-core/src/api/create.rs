@@ -23,6 +23,13 @@ pub mod labels {
     /// `host=ci-7;boot=<boot id>;pid=4242;start=<start time>`), so that
     /// `gc` removes a running container only when its owner is gone.
     pub const OWNER: &str = "io.cstream.owner";
+    /// Present (`1`) when the run keeps its container: a stopped container
+    /// without it, whose owner lives, is its run's until the run removes it,
+    /// and `gc` leaves it alone.
+    pub const KEEP: &str = "io.cstream.keep";
+    /// Docker's label on a swarm task's container: the swarm removes it with
+    /// its service, and `gc` collects the service rather than the container.
+    pub const SWARM_SERVICE: &str = "com.docker.swarm.service.id";
 }
 
 /// Who a run is and when it began, for the labels. Given by the caller,
@@ -203,6 +210,9 @@ pub fn body(spec: &RunSpec, run: &RunInfo) -> Bytes {
     labels.insert(labels::CREATED, &created);
     if let Some(owner) = &run.owner {
         labels.insert(labels::OWNER, owner);
+    }
+    if spec.keep {
+        labels.insert(labels::KEEP, "1");
     }
     // Swap is off unless asked for: memory+swap equal to memory.
     let memory_swap = spec.memory.map(|m| spec.memory_swap.unwrap_or(m as i64));
