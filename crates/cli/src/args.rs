@@ -44,6 +44,9 @@ pub enum Command {
     /// Run a command in a container (or, with --local, on this host) and stream it.
     #[command(after_help = RUN_NOTES)]
     Run(Box<RunArgs>),
+    /// Run a command in a running container (such as one started with
+    /// `run --keep --name NAME IMAGE sleep infinity`) and stream it, as `run` does.
+    Exec(Box<ExecArgs>),
     /// Print a recording made with `run --record` again.
     Replay(ReplayArgs),
     /// Convert a recording to another format.
@@ -52,6 +55,55 @@ pub enum Command {
     Gc(GcArgs),
     /// List where the engine is looked for, in order: where each place came from, the engine there.
     Engines(EngineArgs),
+}
+
+/// `cstream exec`: `run`'s options that mean something for a step.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Set an environment variable (NAME=value, or NAME to pass this one's value on).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (NAME=value lines; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short, long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User to run as: name, uid, or uid:gid.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Give the command a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Pass this program's stdin to the command.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Stop the command after this long (such as 30s, 10m, 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Seconds between the stop signal and SIGKILL on cancel or timeout.
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u64>,
+    /// The signal sent first on cancel or timeout.
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Report a heartbeat event this often while the command runs, such as 5s (0: none, the default).
+    #[arg(long, value_name = "DURATION")]
+    pub heartbeat: Option<String>,
+    /// Also print the step's lifecycle on stderr.
+    #[arg(long, conflicts_with = "json")]
+    pub verbose: bool,
+    /// Print every event as one JSON object per line on stdout (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Record the events to FILE, for `replay` and `export`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// CONTAINER COMMAND [ARG...]: the container's name or id, then the command.
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, value_name = "CONTAINER COMMAND [ARG...]")]
+    pub args: Vec<String>,
 }
 
 /// Which engine to use.

@@ -65,6 +65,10 @@ pub fn event(e: &Event) -> Value {
                     v["node_id"] = json!(node);
                     v["container_id"] = json!(container);
                 }
+                ProcessId::Exec { container, exec } => {
+                    v["container_id"] = json!(container);
+                    v["exec_id"] = json!(exec);
+                }
             }
             v
         }

@@ -72,6 +72,7 @@ fn main() -> ExitCode {
     let code = rt.block_on(async {
         match cli.command {
             Command::Run(a) => run(*a).await,
+            Command::Exec(a) => exec(*a).await,
             Command::Replay(a) => replay(a).await,
             Command::Export(a) => export(a),
             Command::Gc(a) => gc(a).await,
@@ -151,9 +152,11 @@ fn exit_code(end: Option<&ProcessEnd>, failed: bool) -> u8 {
     }
 }
 
-/// What `run` runs: a container on an engine, a job on a swarm, or a local process.
+/// What `run` runs: a container on an engine, a job on a swarm, or a local
+/// process; and what `exec` runs: a step in a container.
 enum Start {
     Container(Engine, Box<cstream_engine::RunSpec>),
+    Exec(Engine, String, Box<cstream_engine::RunSpec>),
     Swarm(Engine, Box<cstream_engine::RunSpec>, Placement),
     Local(cstream_local::LocalProcess),
 }
@@ -183,12 +186,45 @@ async fn run(a: RunArgs) -> u8 {
         true => (&"local".to_string(), &a.args[..]),
         false => (image, command),
     };
+    let shown =
+        Shown { record: a.record.as_deref(), tty: a.tty, interactive: a.interactive, json: a.json, verbose: a.verbose };
+    stream(start, image, command, shown).await
+}
+
+async fn exec(a: args::ExecArgs) -> u8 {
+    let Some((container, command)) = a.args.split_first() else { return fail("no container given") };
+    let size = if a.tty { terminal::size() } else { None };
+    let spec = match spec::exec(&a, command, size) {
+        Ok(s) => s,
+        Err(spec::Usage(m)) => return fail(m),
+    };
+    let engine = match connect(&a.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let shown =
+        Shown { record: a.record.as_deref(), tty: a.tty, interactive: a.interactive, json: a.json, verbose: a.verbose };
+    stream(Start::Exec(engine, container.clone(), Box::new(spec)), container, command, shown).await
+}
+
+/// How a run is shown, recorded and fed.
+struct Shown<'a> {
+    record: Option<&'a std::path::Path>,
+    tty: bool,
+    interactive: bool,
+    json: bool,
+    verbose: bool,
+}
+
+/// Streams a run to its end: shown, recorded, stdin and signals passed on.
+/// Returns the exit code (see [`exit_code`]).
+async fn stream(start: Start, image: &str, command: &[String], a: Shown<'_>) -> u8 {
     let mut recorder = match &a.record {
         Some(path) => {
             let started_unix =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let header = Record::Header {
-                image: image.clone(),
+                image: image.to_string(),
                 command: command.to_vec(),
                 started_unix,
                 tty: a.tty,
@@ -209,6 +245,7 @@ async fn run(a: RunArgs) -> u8 {
         Start::Local(p) => p.run(),
         Start::Container(engine, spec) => engine.run(*spec),
         Start::Swarm(engine, spec, placement) => engine.run_on_swarm(*spec, placement),
+        Start::Exec(engine, container, spec) => engine.exec(&container, *spec),
     };
     let handle = run.handle();
     // -it on a terminal: keys go to the process as typed, until the run ends

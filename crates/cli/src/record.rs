@@ -25,6 +25,9 @@
 //! - v3: a process can be a swarm job's task (`ProcessId::Task`). The only
 //!   change is that variant, added at the end, so today's types read v2's
 //!   bytes as they are: v2 needs no frozen copy.
+//! - v4: a process can be a step run in a living container
+//!   (`ProcessId::Exec`), again a variant added at the end: v2 and v3 read
+//!   as they are.
 //!
 //! This cstream writes [`VERSION`] with today's types, reads every older
 //! version through its frozen types and converts the records to today's, and
@@ -59,7 +62,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The version this cstream writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The start of the first line of every recording, before the version.
 const MAGIC: &[u8] = b"cstream-recording v";
@@ -140,8 +143,8 @@ pub fn read(path: &Path) -> Result<Recording, String> {
     };
     let (records, cut) = match version {
         1 => frames::<v1::Record>(body),
-        // v2 differs from today only by a variant added at the end.
-        2 | VERSION => frames::<Record>(body),
+        // v2 and v3 differ from today only by variants added at the end.
+        2 | 3 | VERSION => frames::<Record>(body),
         0 => return Err(format!("{name} is not a cstream recording")),
         n => {
             return Err(format!(

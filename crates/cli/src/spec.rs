@@ -191,6 +191,38 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
     b.build().map_err(|e| usage(e.to_string()))
 }
 
+/// The step for `exec`'s options. The spec's image is not used (the step
+/// runs in the container's); a fixed one stands in for it.
+pub fn exec(a: &crate::args::ExecArgs, command: &[String], tty_size: Option<(u16, u16)>) -> Result<RunSpec, Usage> {
+    let mut b = RunSpec::builder("exec").command(command.iter().cloned()).tty(a.tty).stdin(a.interactive);
+    if let Some((cols, rows)) = tty_size {
+        b = b.tty_size(cols, rows);
+    }
+    for f in &a.env_file {
+        b = b.envs(parse_env_file(f)?);
+    }
+    b = b.envs(a.env.iter().filter_map(|e| env_var(e)));
+    if let Some(w) = &a.workdir {
+        b = b.working_dir(w);
+    }
+    if let Some(u) = &a.user {
+        b = b.user(u);
+    }
+    if let Some(t) = &a.timeout {
+        b = b.timeout(parse_duration(t)?);
+    }
+    if let Some(s) = a.stop_timeout {
+        b = b.stop_grace(Duration::from_secs(s));
+    }
+    if let Some(s) = &a.stop_signal {
+        b = b.stop_signal(parse_signal(s)?);
+    }
+    if let Some(h) = &a.heartbeat {
+        b = b.heartbeat(Some(parse_duration(h)?).filter(|d| !d.is_zero()));
+    }
+    b.build().map_err(|e| usage(e.to_string()))
+}
+
 /// The local process for `run --local`'s options. Options that only mean
 /// something for a container are refused, not ignored.
 pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local::LocalProcess, Usage> {

@@ -311,7 +311,7 @@ impl Engine {
             Some(info) => JobMachine::with_engine(spec, run, placement, info, Duration::ZERO),
             None => JobMachine::new(spec, run, placement, Duration::ZERO),
         };
-        self.start(Box::new(machine), None)
+        self.drive(Box::new(machine), None)
     }
 
     fn run_inner(&self, spec: RunSpec, transcript: Option<Transcript>) -> Run {
@@ -330,16 +330,21 @@ impl Engine {
             (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
-        self.start(Box::new(machine), transcript)
+        self.drive(Box::new(machine), transcript)
     }
 
-    fn run_info(&self) -> RunInfo {
+    /// The engine, as runs on this handle learned it.
+    pub(crate) fn known_engine(&self) -> Option<EngineInfo> {
+        self.inner.known.engine()
+    }
+
+    pub(crate) fn run_info(&self) -> RunInfo {
         let owner = Owner::this_process().map(|o| o.to_string());
         RunInfo { run_id: new_run_id(), created_unix: unix_now(), owner }
     }
 
     /// Starts driving `machine`: its stream for the caller, its task beside it.
-    fn start(&self, machine: Box<dyn Lifecycle + Send>, transcript: Option<Transcript>) -> Run {
+    pub(crate) fn drive(&self, machine: Box<dyn Lifecycle + Send>, transcript: Option<Transcript>) -> Run {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
         let (arrivals_tx, arrivals) = mpsc::channel(task::ARRIVAL_BUFFER);
         let (control_tx, control) = mpsc::unbounded_channel();

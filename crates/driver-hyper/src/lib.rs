@@ -62,6 +62,7 @@
 mod auth;
 mod cleanup;
 mod connect;
+mod container;
 mod control;
 mod drive;
 mod engine;
@@ -71,13 +72,16 @@ mod known;
 mod output;
 mod owner;
 mod pool;
+mod resume;
 mod run;
 mod task;
 mod transcript;
 
 pub use auth::{AuthEnv, AuthError, RegistryAuth};
+pub use container::Container;
 pub use cstream_proto_core::api::answers::Listed;
 pub use cstream_proto_core::api::{EngineInfo, EngineKind};
+pub use cstream_proto_core::resume::Seen;
 pub use cstream_proto_core::spec::{Coalesce, Limits, Secret};
 pub use cstream_proto_core::{
     CommandError, EndReason, Event, EventKind, Phase, ProcessEnd, ProcessId, PullPolicy, RunSpec, Signal, SignalError,

@@ -167,6 +167,11 @@ impl Collector {
         Collector { keep_output, ..Collector::default() }
     }
 
+    /// Whether no error has come.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     pub(crate) fn push(&mut self, item: Result<Event, Error>) {
         match item {
             Ok(Event { kind: EventKind::Output { stream, data }, .. }) if self.keep_output => match stream {

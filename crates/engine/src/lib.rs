@@ -105,12 +105,13 @@
 
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub use cstream_driver_hyper::Seen;
 pub use cstream_driver_hyper::core::spec::RunSpecBuilder;
 pub use cstream_driver_hyper::{
-    Answer, AuthEnv, AuthError, Coalesce, Collected, CommandError, EndReason, Engine, EngineInfo, EngineKind, Error,
-    Event, EventKind, ExitStatus, Limits, Listed, Liveness, Output, Owner, Phase, ProcessEnd, ProcessId, PullPolicy,
-    RegistryAuth, Run, RunError, RunHandle, RunSpec, Secret, Signal, SignalError, SpecError, Stream, TtySize, Version,
-    core, driver,
+    Answer, AuthEnv, AuthError, Coalesce, Collected, CommandError, Container, EndReason, Engine, EngineInfo,
+    EngineKind, Error, Event, EventKind, ExitStatus, Limits, Listed, Liveness, Output, Owner, Phase, ProcessEnd,
+    ProcessId, PullPolicy, RegistryAuth, Run, RunError, RunHandle, RunSpec, Secret, Signal, SignalError, SpecError,
+    Stream, TtySize, Version, core, driver,
 };
 pub use cstream_driver_tcp::{Remote, TcpConnector};
 pub use cstream_driver_unix::{DOCKER_SOCKET, PODMAN_SOCKET, UnixConnector, podman_rootless_socket};

@@ -51,6 +51,12 @@ pub enum Phase {
     Node,
     /// `DELETE /services/{id}`, and the sweep of a create of unknown outcome.
     ServiceRemove,
+    /// `POST /containers/{id}/exec`, `POST /exec/{id}/start` and
+    /// `GET /exec/{id}/json`: a step run in a living container.
+    Exec,
+    /// The exec that signals a step (`kill` inside the container), on
+    /// cancel or timeout.
+    StepStop,
 }
 
 impl fmt::Display for Phase {
@@ -73,6 +79,8 @@ impl fmt::Display for Phase {
             Phase::Task => "following the swarm task",
             Phase::Node => "checking the swarm node",
             Phase::ServiceRemove => "removing the swarm service",
+            Phase::Exec => "running the step",
+            Phase::StepStop => "stopping the step",
         })
     }
 }
@@ -197,6 +205,65 @@ pub enum Error {
         /// Its `Status.Err`, or else its `Status.Message`.
         message: String,
     },
+    /// A step cannot run in the container: it is no longer running, or no
+    /// longer there (it died or was removed between steps).
+    #[error("the container {container} is not running: {message}")]
+    ContainerGone {
+        /// The container's id, as given.
+        container: String,
+        /// The engine's words.
+        message: String,
+    },
+    /// A step could not be signalled: the stop runs `sh` and `kill` inside
+    /// the container, which the image may lack. The step goes on until it
+    /// ends, or until the container is stopped.
+    #[error("stopping the step: {message}")]
+    StepNotStopped {
+        /// What the signalling exec said or how it failed.
+        message: String,
+    },
+    /// No container carries the run id being resumed (`io.cstream.run`):
+    /// it was never made on this engine, or it has been removed.
+    #[error("no container of run {run_id} on the engine: it was removed, or made elsewhere")]
+    RunNotFound {
+        /// The run id looked for.
+        run_id: String,
+    },
+    /// The run being resumed is still held by a live client: the process
+    /// named in its container's `io.cstream.owner` label runs. Nothing was
+    /// done to the container.
+    #[error("run {run_id} is still held by a live client ({owner}): resume it once that process has ended")]
+    RunHeld {
+        /// The run id.
+        run_id: String,
+        /// The owner label: the host, boot, pid and start time of the client.
+        owner: String,
+    },
+    /// The output of a resumed run cannot be read back: its log driver
+    /// keeps none (`none`), or none the engine can read. Its exit is still
+    /// read and the container still removed; the output the caller did not
+    /// have is lost.
+    #[error("the output of container {container} cannot be recovered (log driver {log_driver:?}): {detail}")]
+    OutputUnrecoverable {
+        /// The container's id.
+        container: String,
+        /// Its log driver, as the engine named it (empty when it did not).
+        log_driver: String,
+        /// Why: the engine's answer to the logs request, or the driver.
+        detail: String,
+    },
+    /// A resumed run's logs hold fewer bytes of a stream than the caller
+    /// said it had seen: they do not line up with the caller's copy, so
+    /// the output delivered may not continue it.
+    #[error("the logs hold {logged} bytes of {stream:?}, fewer than the {seen} already seen: they do not line up")]
+    SeenBeyondLogs {
+        /// The stream.
+        stream: crate::event::Stream,
+        /// The bytes of it the caller said it had.
+        seen: u64,
+        /// The bytes of it the logs held.
+        logged: u64,
+    },
 }
 
 impl Error {
@@ -229,6 +296,10 @@ impl Error {
             Error::NodeDown { .. } => Some(Phase::Node),
             Error::OutputUnvouched { .. } => Some(Phase::Output),
             Error::TaskEnded { .. } => Some(Phase::Task),
+            Error::ContainerGone { .. } => Some(Phase::Exec),
+            Error::StepNotStopped { .. } => Some(Phase::StepStop),
+            Error::RunNotFound { .. } | Error::RunHeld { .. } => Some(Phase::List),
+            Error::OutputUnrecoverable { .. } | Error::SeenBeyondLogs { .. } => Some(Phase::Output),
         }
     }
 }
@@ -302,12 +373,22 @@ mod tests {
             Error::NodeDown { node: text("n1"), hostname: text("worker-1"), state: text("down") },
             Error::OutputUnvouched { detail: text("the final read had 2 messages, fewer than 3") },
             Error::TaskEnded { task: text("t1"), state: text("rejected"), message: text("invalid mount") },
+            Error::RunNotFound { run_id: text("r1") },
+            Error::RunHeld { run_id: text("r1"), owner: text("host=h;boot=b;pid=7;start=9") },
+            Error::OutputUnrecoverable {
+                container: text("c1"),
+                log_driver: text("none"),
+                detail: text("configured logging driver does not support reading"),
+            },
+            Error::SeenBeyondLogs { stream: crate::event::Stream::Stderr, seen: 10, logged: 4 },
+            Error::ContainerGone { container: text("c1"), message: text("container is not running") },
+            Error::StepNotStopped { message: text("sh: not found") },
         ]);
         all
     }
 
     /// How many variants [`variant`] tells apart.
-    const VARIANTS: usize = 26;
+    const VARIANTS: usize = 32;
 
     /// Which variant `e` is, from 0. The match is exhaustive: a new variant
     /// does not compile until it has an arm here (count it in [`VARIANTS`])
@@ -340,6 +421,12 @@ mod tests {
             Error::NodeDown { .. } => 23,
             Error::OutputUnvouched { .. } => 24,
             Error::TaskEnded { .. } => 25,
+            Error::RunNotFound { .. } => 26,
+            Error::RunHeld { .. } => 27,
+            Error::OutputUnrecoverable { .. } => 28,
+            Error::SeenBeyondLogs { .. } => 29,
+            Error::ContainerGone { .. } => 30,
+            Error::StepNotStopped { .. } => 31,
         }
     }
 

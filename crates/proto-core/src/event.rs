@@ -130,6 +130,13 @@ pub enum ProcessId {
         /// task's status did not name it yet (a task seen `running` first).
         container: String,
     },
+    /// A step run in a living container (see [`exec`](crate::exec)).
+    Exec {
+        /// The container's id.
+        container: String,
+        /// The exec instance's id.
+        exec: String,
+    },
 }
 
 /// Where output came from.

@@ -169,11 +169,14 @@ extern crate alloc;
 extern crate std;
 
 pub mod api;
+mod calls;
 pub mod decode;
 mod error;
 pub mod event;
+pub mod exec;
 pub mod lifecycle;
 pub mod machine;
+pub mod resume;
 pub mod spec;
 pub mod swarm;
 pub mod transcript;

@@ -106,15 +106,32 @@ fn v2_recordings_still_read() {
     assert_eq!(read.cut, None);
 }
 
-/// Today's types write exactly the bytes of tests/data/v3-all-kinds.rec (the
-/// v2 sample and a swarm job's task). When this fails, the format changed:
-/// add a version (see the module docs).
+/// A recording of the third version (tests/data/v3-all-kinds.rec: the v2
+/// sample and a swarm job's task) reads as the same records today.
 #[test]
-fn the_current_format_is_pinned() {
+fn v3_recordings_still_read() {
+    let read = read(&data("v3-all-kinds.rec")).unwrap();
+    assert_eq!(read.records, v3_sample());
+    assert_eq!(read.cut, None);
+}
+
+fn v3_sample() -> Vec<Record> {
     let mut records = sample(header(Some("0.1.0")));
     let task = ProcessId::Task { service: "s1".into(), task: "t1".into(), node: "n2".into(), container: "c1".into() };
     let start = EventKind::ProcessStart { command: "true".into(), args: vec![], process: task };
     records.push(Record::Event(Event { at: Duration::from_millis(20), kind: start }));
+    records
+}
+
+/// Today's types write exactly the bytes of tests/data/v4-all-kinds.rec (the
+/// v3 sample and a step run by exec). When this fails, the format changed:
+/// add a version (see the module docs).
+#[test]
+fn the_current_format_is_pinned() {
+    let mut records = v3_sample();
+    let step = ProcessId::Exec { container: "c1".into(), exec: "e1".into() };
+    let start = EventKind::ProcessStart { command: "make".into(), args: vec!["test".into()], process: step };
+    records.push(Record::Event(Event { at: Duration::from_millis(30), kind: start }));
     let written = temp(&format!("v{VERSION}-all-kinds.rec"));
     write(&written, &records);
     let want = data(&format!("v{VERSION}-all-kinds.rec"));
@@ -133,12 +150,12 @@ fn the_current_format_is_pinned() {
 
 #[test]
 fn a_newer_version_is_refused_and_never_misread() {
-    let path = temp("v4.rec");
-    std::fs::write(&path, b"cstream-recording v4\n\x01\x02\0").unwrap();
+    let path = temp("v5.rec");
+    std::fs::write(&path, b"cstream-recording v5\n\x01\x02\0").unwrap();
     let e = read(&path).unwrap_err();
     assert_eq!(
         e,
-        format!("{} was made by a newer cstream (recording format v4; this one reads v1 to v3)", path.display())
+        format!("{} was made by a newer cstream (recording format v5; this one reads v1 to v4)", path.display())
     );
     for not in
         [&b"cstream-recording v\n"[..], b"cstream-recording v0\n", b"cstream-recording vx\n", b"#!/bin/sh\n", b""]
@@ -216,7 +233,7 @@ fn no_variant_was_added_without_a_version() {
     }
     unknown::<Record>(3);
     unknown::<EventKind>(10);
-    unknown::<ProcessId>(3);
+    unknown::<ProcessId>(4);
     unknown::<Stream>(3);
     unknown::<EndReason>(4);
 }

@@ -44,7 +44,7 @@ impl core::error::Error for CommandFailed {}
 
 /// The commands taken and not yet acknowledged.
 #[derive(Debug, Default)]
-pub(super) struct Commands {
+pub(crate) struct Commands {
     next: u64,
     /// Stdin writes and closes handed to the driver, until it says they were written.
     pub writing: Vec<CommandId>,
@@ -53,20 +53,20 @@ pub(super) struct Commands {
 }
 
 impl Commands {
-    pub(super) fn take(&mut self) -> CommandId {
+    pub(crate) fn take(&mut self) -> CommandId {
         let id = CommandId(self.next);
         self.next += 1;
         id
     }
 
     /// The command a resize request was sent for, no longer pending.
-    pub(super) fn resize_of(&mut self, request: RequestId) -> Option<CommandId> {
+    pub(crate) fn resize_of(&mut self, request: RequestId) -> Option<CommandId> {
         let i = self.resizes.iter().position(|(r, _)| *r == request)?;
         Some(self.resizes.swap_remove(i).1)
     }
 
     /// Whether `command` was being written; it no longer is.
-    pub(super) fn written(&mut self, command: CommandId) -> bool {
+    pub(crate) fn written(&mut self, command: CommandId) -> bool {
         let Some(i) = self.writing.iter().position(|c| *c == command) else { return false };
         self.writing.remove(i);
         true

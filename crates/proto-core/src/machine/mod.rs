@@ -116,7 +116,7 @@ use crate::error::{CommandError, Error};
 use crate::event::{EndReason, Event, EventKind, TtySize};
 use crate::spec::RunSpec;
 use coalesce::Coalescer;
-use command::Commands;
+pub(crate) use command::Commands;
 use inflight::{Purpose, Table};
 use state::{State, StopStep};
 
