@@ -47,6 +47,9 @@ pub enum Command {
     /// Run a command in a running container (such as one started with
     /// `run --keep --name NAME IMAGE sleep infinity`) and stream it, as `run` does.
     Exec(Box<ExecArgs>),
+    /// Go on with a run whose cstream died: the output not seen yet, the exit code, the
+    /// container removed.
+    Resume(ResumeArgs),
     /// Print a recording made with `run --record` again.
     Replay(ReplayArgs),
     /// Convert a recording to another format.
@@ -57,11 +60,9 @@ pub enum Command {
     Engines(EngineArgs),
 }
 
-/// `cstream exec`: `run`'s options that mean something for a step.
+/// What the process gets and how it is stopped: `run`'s and `exec`'s alike.
 #[derive(Debug, Args)]
-pub struct ExecArgs {
-    #[command(flatten)]
-    pub engine: EngineArgs,
+pub struct ProcessArgs {
     /// Set an environment variable (NAME=value, or NAME to pass this one's value on).
     #[arg(short, long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
@@ -74,13 +75,14 @@ pub struct ExecArgs {
     /// User to run as: name, uid, or uid:gid.
     #[arg(short, long)]
     pub user: Option<String>,
-    /// Give the command a pseudo-terminal.
+    /// Give the process a pseudo-terminal.
     #[arg(short, long)]
     pub tty: bool,
-    /// Pass this program's stdin to the command.
+    /// Pass this program's stdin to the process.
     #[arg(short, long)]
     pub interactive: bool,
-    /// Stop the command after this long (such as 30s, 10m, 1h).
+    /// Stop the process after this long, from the start of the run (a pull included), such as
+    /// 30s, 10m, 1h.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Seconds between the stop signal and SIGKILL on cancel or timeout.
@@ -89,9 +91,18 @@ pub struct ExecArgs {
     /// The signal sent first on cancel or timeout.
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
-    /// Report a heartbeat event this often while the command runs, such as 5s (0: none, the default).
+    /// Report a heartbeat event this often while the process runs, such as 5s (0: none, the default).
     #[arg(long, value_name = "DURATION")]
     pub heartbeat: Option<String>,
+}
+
+/// `cstream exec`: `run`'s options that mean something for a step.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub process: ProcessArgs,
     /// Also print the step's lifecycle on stderr.
     #[arg(long, conflicts_with = "json")]
     pub verbose: bool,
@@ -101,9 +112,33 @@ pub struct ExecArgs {
     /// Record the events to FILE, for `replay` and `export`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// CONTAINER COMMAND [ARG...]: the container's name or id, then the command.
-    #[arg(required = true, num_args = 2.., trailing_var_arg = true, value_name = "CONTAINER COMMAND [ARG...]")]
-    pub args: Vec<String>,
+    /// The container's name or id.
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// The command and its arguments. Options go before the container: what follows the
+    /// command belongs to it.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `cstream resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The run's recording (`run --record FILE`): the run id is read from it, the output it
+    /// holds is not shown again, and the rest of the run is appended to it.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Also print the lifecycle on stderr.
+    #[arg(long, conflicts_with = "json")]
+    pub verbose: bool,
+    /// Print every event as one JSON object per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The run's id, as `run --verbose` and `run --json` say it when the container is created.
+    #[arg(required_unless_present = "record", value_name = "RUN_ID")]
+    pub run_id: Option<String>,
 }
 
 /// Which engine to use.
@@ -146,12 +181,8 @@ pub enum PullArg {
 pub struct RunArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Set an environment variable (NAME=value, or NAME to pass this one's value on).
-    #[arg(short, long = "env", value_name = "NAME=VALUE")]
-    pub env: Vec<String>,
-    /// Read environment variables from a file (NAME=value lines; # comments).
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Vec<PathBuf>,
+    #[command(flatten)]
+    pub process: ProcessArgs,
     /// Bind-mount a host path (absolute, or starting with . or ~) or mount a named volume (any
     /// other NAME): SRC:DST[:OPTIONS], OPTIONS ro, rw, z, Z, nocopy, comma-separated; DST alone
     /// is an anonymous volume.
@@ -161,12 +192,6 @@ pub struct RunArgs {
     /// [,volume-nocopy][,tmpfs-size=..][,tmpfs-mode=..].
     #[arg(long, value_name = "SPEC")]
     pub mount: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(short, long = "workdir", value_name = "DIR")]
-    pub workdir: Option<String>,
-    /// User to run as: name, uid, or uid:gid.
-    #[arg(short, long)]
-    pub user: Option<String>,
     /// Override the image's entrypoint (an empty string clears it).
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -230,24 +255,9 @@ pub struct RunArgs {
     /// The engine's log driver for the container, such as none.
     #[arg(long, value_name = "DRIVER")]
     pub log_driver: Option<String>,
-    /// Give the process a pseudo-terminal.
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Pass this program's stdin to the process.
-    #[arg(short, long)]
-    pub interactive: bool,
     /// When to pull the image.
     #[arg(long, value_enum, default_value = "missing")]
     pub pull: PullArg,
-    /// Stop the run after this long, pull included (such as 30s, 10m, 1h).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-    /// Seconds between the stop signal and SIGKILL on cancel or timeout.
-    #[arg(long, value_name = "SECONDS")]
-    pub stop_timeout: Option<u64>,
-    /// The signal sent first on cancel or timeout.
-    #[arg(long, value_name = "SIGNAL")]
-    pub stop_signal: Option<String>,
     /// The container's name.
     #[arg(long)]
     pub name: Option<String>,
@@ -263,9 +273,6 @@ pub struct RunArgs {
     /// Refused: cstream streams the run; for a detached container use `docker run -d`.
     #[arg(short, long)]
     pub detach: bool,
-    /// Report a heartbeat event this often while the process runs, such as 5s (0: none, the default).
-    #[arg(long, value_name = "DURATION")]
-    pub heartbeat: Option<String>,
     /// Run the command on this host instead of in a container.
     #[arg(long)]
     pub local: bool,

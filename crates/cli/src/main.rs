@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use cstream_engine::core::swarm::Placement;
-use cstream_engine::{ContextBy, Discover, EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime, Source};
+use cstream_engine::{
+    ContextBy, Discover, EndReason, Engine, Error, EventKind, ProcessEnd, Remote, Runtime, Seen, Source,
+};
 use futures_util::StreamExt;
 
 use args::{Cli, Command, EngineArgs, KindArg, RunArgs};
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(a) => run(*a).await,
             Command::Exec(a) => exec(*a).await,
+            Command::Resume(a) => resume(a).await,
             Command::Replay(a) => replay(a).await,
             Command::Export(a) => export(a),
             Command::Gc(a) => gc(a).await,
@@ -157,6 +160,7 @@ fn exit_code(end: Option<&ProcessEnd>, failed: bool) -> u8 {
 enum Start {
     Container(Engine, Box<cstream_engine::RunSpec>),
     Exec(Engine, String, Box<cstream_engine::RunSpec>),
+    Resume(Engine, String, Seen),
     Swarm(Engine, Box<cstream_engine::RunSpec>, Placement),
     Local(cstream_local::LocalProcess),
 }
@@ -164,7 +168,7 @@ enum Start {
 async fn run(a: RunArgs) -> u8 {
     let Some((image, command)) = a.args.split_first() else { return fail("no image given") };
     // With -t the process's terminal starts at the size of ours.
-    let size = if a.tty { terminal::size() } else { None };
+    let size = if a.process.tty { terminal::size() } else { None };
     let start = match a.local {
         true => match spec::local(&a, size) {
             Ok(p) => Start::Local(p),
@@ -186,14 +190,15 @@ async fn run(a: RunArgs) -> u8 {
         true => (&"local".to_string(), &a.args[..]),
         false => (image, command),
     };
+    let record = a.record.as_deref().map_or(RecordTo::Off, RecordTo::New);
     let shown =
-        Shown { record: a.record.as_deref(), tty: a.tty, interactive: a.interactive, json: a.json, verbose: a.verbose };
+        Shown { record, tty: a.process.tty, interactive: a.process.interactive, json: a.json, verbose: a.verbose };
     stream(start, image, command, shown).await
 }
 
 async fn exec(a: args::ExecArgs) -> u8 {
-    let Some((container, command)) = a.args.split_first() else { return fail("no container given") };
-    let size = if a.tty { terminal::size() } else { None };
+    let (container, command) = (&a.container, &a.command[..]);
+    let size = if a.process.tty { terminal::size() } else { None };
     let spec = match spec::exec(&a, command, size) {
         Ok(s) => s,
         Err(spec::Usage(m)) => return fail(m),
@@ -202,14 +207,65 @@ async fn exec(a: args::ExecArgs) -> u8 {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    let record = a.record.as_deref().map_or(RecordTo::Off, RecordTo::New);
     let shown =
-        Shown { record: a.record.as_deref(), tty: a.tty, interactive: a.interactive, json: a.json, verbose: a.verbose };
+        Shown { record, tty: a.process.tty, interactive: a.process.interactive, json: a.json, verbose: a.verbose };
     stream(Start::Exec(engine, container.clone(), Box::new(spec)), container, command, shown).await
+}
+
+async fn resume(a: args::ResumeArgs) -> u8 {
+    let (run_id, seen, record) = match &a.record {
+        Some(path) => {
+            let recording = match record::read(path) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let (named, ended, seen) = record::run_in(&recording.records);
+            let run_id = match (named, a.run_id.clone()) {
+                (Some(named), Some(given)) if named != given => {
+                    return fail(format!("{} is a recording of run {named}, not of {given}", path.display()));
+                }
+                (Some(id), _) | (None, Some(id)) => id,
+                (None, None) => {
+                    return fail(format!(
+                        "{} names no run (a local run, or an older cstream's): give its id",
+                        path.display()
+                    ));
+                }
+            };
+            if ended {
+                return fail(format!(
+                    "{}: the recorded run has ended already; there is nothing to resume",
+                    path.display()
+                ));
+            }
+            match Recorder::append(path, recording.whole) {
+                Ok(r) => (run_id, seen, RecordTo::Append(r)),
+                Err(e) => return fail(e),
+            }
+        }
+        None => (a.run_id.clone().unwrap_or_default(), Seen::default(), RecordTo::Off),
+    };
+    let engine = match connect(&a.engine).await {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let shown = Shown { record, tty: false, interactive: false, json: a.json, verbose: a.verbose };
+    stream(Start::Resume(engine, run_id, seen), "", &[], shown).await
+}
+
+/// Where a run's records go.
+enum RecordTo<'a> {
+    Off,
+    /// A new recording, made at this path.
+    New(&'a std::path::Path),
+    /// A recording gone on with.
+    Append(Recorder),
 }
 
 /// How a run is shown, recorded and fed.
 struct Shown<'a> {
-    record: Option<&'a std::path::Path>,
+    record: RecordTo<'a>,
     tty: bool,
     interactive: bool,
     json: bool,
@@ -219,8 +275,9 @@ struct Shown<'a> {
 /// Streams a run to its end: shown, recorded, stdin and signals passed on.
 /// Returns the exit code (see [`exit_code`]).
 async fn stream(start: Start, image: &str, command: &[String], a: Shown<'_>) -> u8 {
-    let mut recorder = match &a.record {
-        Some(path) => {
+    let fresh = matches!(a.record, RecordTo::New(_));
+    let mut recorder = match a.record {
+        RecordTo::New(path) => {
             let started_unix =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let header = Record::Header {
@@ -236,7 +293,8 @@ async fn stream(start: Start, image: &str, command: &[String], a: Shown<'_>) -> 
                 Err(e) => return fail(format!("{e} (nothing was run)")),
             }
         }
-        None => None,
+        RecordTo::Append(r) => Some(r),
+        RecordTo::Off => None,
     };
     let mode = if a.json { Mode::Json } else { Mode::Text { verbose: a.verbose } };
     let mut shower = Shower::new(mode);
@@ -246,7 +304,17 @@ async fn stream(start: Start, image: &str, command: &[String], a: Shown<'_>) -> 
         Start::Container(engine, spec) => engine.run(*spec),
         Start::Swarm(engine, spec, placement) => engine.run_on_swarm(*spec, placement),
         Start::Exec(engine, container, spec) => engine.exec(&container, *spec),
+        Start::Resume(engine, run_id, seen) => engine.resume(&run_id, seen),
     };
+    // The run's id: said with its container's creation, and recorded, so
+    // that `cstream resume` can find the run should this cstream die.
+    if let Some(id) = run.run_id() {
+        shower.set_run_id(id);
+        let record = Record::Run { run_id: id.to_string() };
+        if let Some(failed) = recorder.as_mut().filter(|_| fresh).and_then(|r| r.write(&record)) {
+            shower.error(began.elapsed(), &failed);
+        }
+    }
     let handle = run.handle();
     // -it on a terminal: keys go to the process as typed, until the run ends
     // (the guard restores the terminal on every way out of this function).
@@ -417,6 +485,10 @@ async fn replay(a: args::ReplayArgs) -> u8 {
             Record::Event(e) => e.at,
             Record::Error { at, .. } => *at,
             Record::Header { .. } => continue,
+            Record::Run { run_id } => {
+                shower.set_run_id(run_id);
+                continue;
+            }
         };
         last = at;
         if a.realtime {
@@ -434,7 +506,7 @@ async fn replay(a: args::ReplayArgs) -> u8 {
                 shower.error(*at, message);
                 errors.error();
             }
-            Record::Header { .. } => {}
+            Record::Header { .. } | Record::Run { .. } => {}
         }
     }
     // A recording that stops early (cstream was killed, or the disk filled

@@ -26,8 +26,9 @@
 //!   change is that variant, added at the end, so today's types read v2's
 //!   bytes as they are: v2 needs no frozen copy.
 //! - v4: a process can be a step run in a living container
-//!   (`ProcessId::Exec`), again a variant added at the end: v2 and v3 read
-//!   as they are.
+//!   (`ProcessId::Exec`), and a record names the run's id (`Record::Run`),
+//!   for `cstream resume --record`: variants added at the end again, so v2
+//!   and v3 read as they are.
 //!
 //! This cstream writes [`VERSION`] with today's types, reads every older
 //! version through its frozen types and converts the records to today's, and
@@ -87,6 +88,9 @@ pub enum Record {
     Event(Event),
     /// An error, as its message; `at` as the events have it.
     Error { at: std::time::Duration, message: String },
+    /// The run's id (its container's `io.cstream.run` label), after the
+    /// header of a container or swarm run: what `cstream resume` looks for.
+    Run { run_id: String },
 }
 
 /// Writes a recording as the run goes; see the module docs.
@@ -105,6 +109,16 @@ impl Recorder {
         let mut start = format!("cstream-recording v{VERSION}\n").into_bytes();
         start.extend(postcard::to_stdvec_cobs(header).map_err(|e| failed(std::io::Error::other(e)))?);
         file.write_all(&start).map_err(failed)?;
+        Ok(Recorder { path: path.to_owned(), file: Some(file) })
+    }
+
+    /// Opens a recording read as `read` gives it, to go on with it: a last
+    /// record cut short is cut off first (at `whole` bytes), so that what
+    /// follows starts a frame of its own.
+    pub fn append(path: &Path, whole: u64) -> Result<Recorder, String> {
+        let failed = |e: std::io::Error| format!("the recording {} failed: {e}", path.display());
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(failed)?;
+        file.set_len(whole).map_err(failed)?;
         Ok(Recorder { path: path.to_owned(), file: Some(file) })
     }
 
@@ -131,6 +145,8 @@ pub struct Recording {
     pub records: Vec<Record>,
     /// Why the records end before the file does: it ends inside a record.
     pub cut: Option<String>,
+    /// How many bytes of the file the first line and the whole records take.
+    pub whole: u64,
 }
 
 /// Reads a recording, of any version up to [`VERSION`]. A last record cut
@@ -141,7 +157,8 @@ pub fn read(path: &Path) -> Result<Recording, String> {
     let Some((version, body)) = version(&bytes) else {
         return Err(format!("{name} is not a cstream recording"));
     };
-    let (records, cut) = match version {
+    let start = (bytes.len() - body.len()) as u64;
+    let (records, cut, used) = match version {
         1 => frames::<v1::Record>(body),
         // v2 and v3 differ from today only by variants added at the end.
         2 | 3 | VERSION => frames::<Record>(body),
@@ -157,7 +174,7 @@ pub fn read(path: &Path) -> Result<Recording, String> {
         return Err(format!("{name}: the recording has no header"));
     }
     let cut = cut.then(|| format!("{name}: the recording ends inside a record (cut short?)"));
-    Ok(Recording { records, cut })
+    Ok(Recording { records, cut, whole: start + used as u64 })
 }
 
 /// The version on the first line, and the records after it.
@@ -171,21 +188,43 @@ fn version(bytes: &[u8]) -> Option<(u32, &[u8])> {
     Some((std::str::from_utf8(digits).ok()?.parse().ok()?, &rest[end + 1..]))
 }
 
-/// The records of `body`, each read as an `R`, and whether the last is cut
-/// short; or the number of the first damaged record and why.
-fn frames<R: DeserializeOwned + Into<Record>>(body: &[u8]) -> Result<(Vec<Record>, bool), (usize, String)> {
-    let mut records = Vec::new();
+/// The records of `body`, each read as an `R`, whether the last is cut
+/// short, and how many bytes the whole ones take; or the number of the
+/// first damaged record and why.
+type Frames = (Vec<Record>, bool, usize);
+fn frames<R: DeserializeOwned + Into<Record>>(body: &[u8]) -> Result<Frames, (usize, String)> {
+    let (mut records, mut used) = (Vec::new(), 0);
     let mut frames = body.split(|b| *b == 0).peekable();
     while let Some(frame) = frames.next() {
         if frames.peek().is_none() {
-            return Ok((records, !frame.is_empty()));
+            return Ok((records, !frame.is_empty(), used));
         }
+        used += frame.len() + 1;
         let mut owned = frame.to_vec();
         owned.push(0);
         let record: R = postcard::from_bytes_cobs(&mut owned).map_err(|e| (records.len() + 1, e.to_string()))?;
         records.push(record.into());
     }
-    Ok((records, false))
+    Ok((records, false, used))
+}
+
+/// What a recording says of its run: its id, whether the process's end is
+/// in it, and how much output it holds (each stream counted apart), which
+/// a resume skips.
+pub fn run_in(records: &[Record]) -> (Option<String>, bool, cstream_engine::Seen) {
+    let (mut id, mut ended, mut seen) = (None, false, cstream_engine::Seen::default());
+    for r in records {
+        match r {
+            Record::Run { run_id } => id = Some(run_id.clone()),
+            Record::Event(e) => match &e.kind {
+                cstream_engine::EventKind::Output { stream, data } => seen.count(*stream, data.len() as u64),
+                cstream_engine::EventKind::ProcessEnd(_) => ended = true,
+                _ => {}
+            },
+            Record::Header { .. } | Record::Error { .. } => {}
+        }
+    }
+    (id, ended, seen)
 }
 
 #[cfg(test)]

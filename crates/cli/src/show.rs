@@ -34,6 +34,8 @@ pub struct Shower {
     drawn: usize,
     stdout: std::io::Stdout,
     stderr: std::io::Stderr,
+    /// The run's id, said with the container's creation.
+    run_id: Option<String>,
 }
 
 impl Shower {
@@ -47,7 +49,14 @@ impl Shower {
             drawn: 0,
             stdout: std::io::stdout(),
             stderr: std::io::stderr(),
+            run_id: None,
         }
+    }
+
+    /// The run's id: `--json` adds it to `container_create`, `--verbose` to
+    /// its line, so that a run can be found (and resumed) by it.
+    pub fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = Some(run_id.to_string());
     }
 
     /// Says whether the local terminal is in raw mode.
@@ -67,7 +76,11 @@ impl Shower {
     fn try_event(&mut self, e: &Event) -> std::io::Result<()> {
         match self.mode {
             Mode::Json => {
-                let mut line = json::event(e).to_string();
+                let mut v = json::event(e);
+                if let (EventKind::ContainerCreate { .. }, Some(id)) = (&e.kind, &self.run_id) {
+                    v["run_id"] = serde_json::json!(id);
+                }
+                let mut line = v.to_string();
                 line.push('\n');
                 let mut out = self.stdout.lock();
                 out.write_all(line.as_bytes())?;
@@ -104,7 +117,10 @@ impl Shower {
                     }
                 }
                 if verbose {
-                    if let Some(line) = lifecycle(e) {
+                    if let Some(mut line) = lifecycle(e) {
+                        if let (EventKind::ContainerCreate { .. }, Some(id)) = (&e.kind, &self.run_id) {
+                            line.push_str(&format!(" (run {id})"));
+                        }
                         self.end_progress();
                         write!(self.stderr.lock(), "cstream: {line}{}", self.eol())?;
                     }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cstream_engine::{PullPolicy, RunSpec};
+use cstream_engine::{PullPolicy, RunSpec, RunSpecBuilder};
 
 use crate::args::{PullArg, RunArgs};
 
@@ -105,26 +105,13 @@ fn env_var(s: &str) -> Option<(String, String)> {
 /// The RunSpec for `run`'s options, with `image` and the command.
 pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16, u16)>) -> Result<RunSpec, Usage> {
     container::refuse_detach(a)?;
-    let mut b = RunSpec::builder(image);
-    if let Some((cols, rows)) = tty_size {
-        b = b.tty_size(cols, rows);
-    }
+    let mut b = process(RunSpec::builder(image), &a.process, tty_size)?;
     if !command.is_empty() {
         b = b.command(command.iter().cloned());
     }
-    for f in &a.env_file {
-        b = b.envs(parse_env_file(f)?);
-    }
-    b = b.envs(a.env.iter().filter_map(|e| env_var(e)));
     for t in &a.tmpfs {
         let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
         b = b.tmpfs(dst, opts);
-    }
-    if let Some(w) = &a.workdir {
-        b = b.working_dir(w);
-    }
-    if let Some(u) = &a.user {
-        b = b.user(u);
     }
     if let Some(e) = &a.entrypoint {
         b = b.entrypoint(if e.is_empty() { Vec::new() } else { vec![e.clone()] });
@@ -163,15 +150,6 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
     if let Some(n) = &a.name {
         b = b.name(n);
     }
-    if let Some(t) = &a.timeout {
-        b = b.timeout(parse_duration(t)?);
-    }
-    if let Some(s) = a.stop_timeout {
-        b = b.stop_grace(Duration::from_secs(s));
-    }
-    if let Some(s) = &a.stop_signal {
-        b = b.stop_signal(parse_signal(s)?);
-    }
     let pull = match a.pull {
         PullArg::Always => PullPolicy::Always,
         PullArg::Missing => PullPolicy::Missing,
@@ -180,13 +158,7 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
     if let Some(auth) = registry_auth(image, pull)? {
         b = b.registry_auth(auth.to_secret());
     }
-    b = b
-        .pull(pull)
-        .read_only_rootfs(a.read_only)
-        .privileged(a.privileged)
-        .tty(a.tty)
-        .stdin(a.interactive)
-        .keep(a.keep);
+    b = b.pull(pull).read_only_rootfs(a.read_only).privileged(a.privileged).keep(a.keep);
     b = container::apply(b, a)?;
     b.build().map_err(|e| usage(e.to_string()))
 }
@@ -194,33 +166,47 @@ pub fn build(a: &RunArgs, image: &str, command: &[String], tty_size: Option<(u16
 /// The step for `exec`'s options. The spec's image is not used (the step
 /// runs in the container's); a fixed one stands in for it.
 pub fn exec(a: &crate::args::ExecArgs, command: &[String], tty_size: Option<(u16, u16)>) -> Result<RunSpec, Usage> {
-    let mut b = RunSpec::builder("exec").command(command.iter().cloned()).tty(a.tty).stdin(a.interactive);
+    let b = process(RunSpec::builder("exec").command(command.iter().cloned()), &a.process, tty_size)?;
+    b.build().map_err(|e| usage(e.to_string()))
+}
+
+/// What the process gets and how it is stopped, for `run` and `exec` alike.
+fn process(
+    mut b: RunSpecBuilder,
+    p: &crate::args::ProcessArgs,
+    tty_size: Option<(u16, u16)>,
+) -> Result<RunSpecBuilder, Usage> {
     if let Some((cols, rows)) = tty_size {
         b = b.tty_size(cols, rows);
     }
-    for f in &a.env_file {
+    for f in &p.env_file {
         b = b.envs(parse_env_file(f)?);
     }
-    b = b.envs(a.env.iter().filter_map(|e| env_var(e)));
-    if let Some(w) = &a.workdir {
+    b = b.envs(p.env.iter().filter_map(|e| env_var(e)));
+    if let Some(w) = &p.workdir {
         b = b.working_dir(w);
     }
-    if let Some(u) = &a.user {
+    if let Some(u) = &p.user {
         b = b.user(u);
     }
-    if let Some(t) = &a.timeout {
+    if let Some(t) = &p.timeout {
         b = b.timeout(parse_duration(t)?);
     }
-    if let Some(s) = a.stop_timeout {
+    if let Some(s) = p.stop_timeout {
         b = b.stop_grace(Duration::from_secs(s));
     }
-    if let Some(s) = &a.stop_signal {
+    if let Some(s) = &p.stop_signal {
         b = b.stop_signal(parse_signal(s)?);
     }
-    if let Some(h) = &a.heartbeat {
-        b = b.heartbeat(Some(parse_duration(h)?).filter(|d| !d.is_zero()));
+    Ok(b.tty(p.tty).stdin(p.interactive).heartbeat(heartbeat(p)?))
+}
+
+/// `--heartbeat`: none unless given and more than zero.
+pub fn heartbeat(p: &crate::args::ProcessArgs) -> Result<Option<Duration>, Usage> {
+    match &p.heartbeat {
+        Some(h) => Ok(Some(parse_duration(h)?).filter(|d| !d.is_zero())),
+        None => Ok(None),
     }
-    b.build().map_err(|e| usage(e.to_string()))
 }
 
 /// The local process for `run --local`'s options. Options that only mean
@@ -254,34 +240,35 @@ pub fn local(a: &RunArgs, tty_size: Option<(u16, u16)>) -> Result<cstream_local:
         (!a.label.is_empty(), "--label"),
         (a.keep, "--keep"),
         (a.entrypoint.is_some(), "--entrypoint"),
-        (a.user.is_some(), "--user"),
+        (a.process.user.is_some(), "--user"),
         (a.engine.engine.is_some() || a.engine.engine_kind.is_some(), "--engine/--engine-kind"),
     ];
     if let Some((_, flag)) = container_only.iter().find(|(given, _)| *given) {
         return Err(usage(format!("{flag} applies to containers only, not to --local")));
     }
     let (command, args) = a.args.split_first().ok_or_else(|| usage("no command given"))?;
-    let heartbeat = container::heartbeat(a)?;
-    let mut p =
-        cstream_local::LocalProcess::new(command, args.iter().cloned()).heartbeat(heartbeat).stdin(a.interactive);
-    for f in &a.env_file {
+    let heartbeat = heartbeat(&a.process)?;
+    let mut p = cstream_local::LocalProcess::new(command, args.iter().cloned())
+        .heartbeat(heartbeat)
+        .stdin(a.process.interactive);
+    for f in &a.process.env_file {
         p = p.envs(parse_env_file(f)?);
     }
-    p = p.envs(a.env.iter().filter_map(|e| env_var(e)));
-    if let Some(w) = &a.workdir {
+    p = p.envs(a.process.env.iter().filter_map(|e| env_var(e)));
+    if let Some(w) = &a.process.workdir {
         p = p.working_dir(w);
     }
-    if a.tty {
+    if a.process.tty {
         let (cols, rows) = tty_size.unwrap_or((80, 24));
         p = p.pty(cols, rows);
     }
-    if let Some(t) = &a.timeout {
+    if let Some(t) = &a.process.timeout {
         p = p.timeout(parse_duration(t)?);
     }
-    if let Some(s) = a.stop_timeout {
+    if let Some(s) = a.process.stop_timeout {
         p = p.stop_grace(Duration::from_secs(s));
     }
-    if let Some(s) = &a.stop_signal {
+    if let Some(s) = &a.process.stop_signal {
         p = p.stop_signal(parse_signal(s)?);
     }
     Ok(p)

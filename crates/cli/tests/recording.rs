@@ -67,7 +67,7 @@ fn a_newer_recording_is_refused() {
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        format!("cstream: {rec} was made by a newer cstream (recording format v9; this one reads v1 to v3)\n")
+        format!("cstream: {rec} was made by a newer cstream (recording format v9; this one reads v1 to v4)\n")
     );
 }
 

@@ -92,7 +92,7 @@ impl Engine {
             Some(info) => ExecMachine::with_engine(container, spec, run, info, Duration::ZERO),
             None => ExecMachine::new(container, spec, run, Duration::ZERO),
         };
-        self.drive(Box::new(machine), None)
+        self.drive(Box::new(machine), None, None)
     }
 }
 

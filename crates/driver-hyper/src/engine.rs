@@ -307,11 +307,12 @@ impl Engine {
     /// Outside a Tokio runtime, as [`run`](Self::run).
     pub fn run_on_swarm(&self, spec: RunSpec, placement: Placement) -> Run {
         let run = self.run_info();
+        let id = Some(run.run_id.clone());
         let machine = match self.inner.known.engine() {
             Some(info) => JobMachine::with_engine(spec, run, placement, info, Duration::ZERO),
             None => JobMachine::new(spec, run, placement, Duration::ZERO),
         };
-        self.drive(Box::new(machine), None)
+        self.drive(Box::new(machine), None, id)
     }
 
     fn run_inner(&self, spec: RunSpec, transcript: Option<Transcript>) -> Run {
@@ -325,12 +326,13 @@ impl Engine {
             }
         }
         let run = self.run_info();
+        let id = Some(run.run_id.clone());
         let machine = match (self.inner.known.engine(), self.pinned_api_version()) {
             (Some(info), _) => Machine::with_engine(spec, run, info, Duration::ZERO),
             (None, Some(pinned)) => Machine::with_api_version(spec, run, pinned, Duration::ZERO),
             (None, None) => Machine::new(spec, run, Duration::ZERO),
         };
-        self.drive(Box::new(machine), transcript)
+        self.drive(Box::new(machine), transcript, id)
     }
 
     /// The engine, as runs on this handle learned it.
@@ -344,7 +346,13 @@ impl Engine {
     }
 
     /// Starts driving `machine`: its stream for the caller, its task beside it.
-    pub(crate) fn drive(&self, machine: Box<dyn Lifecycle + Send>, transcript: Option<Transcript>) -> Run {
+    /// `run_id` is what its [`Run::run_id`] says.
+    pub(crate) fn drive(
+        &self,
+        machine: Box<dyn Lifecycle + Send>,
+        transcript: Option<Transcript>,
+        run_id: Option<String>,
+    ) -> Run {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
         let (arrivals_tx, arrivals) = mpsc::channel(task::ARRIVAL_BUFFER);
         let (control_tx, control) = mpsc::unbounded_channel();
@@ -352,7 +360,7 @@ impl Engine {
         let drive = Drive::new(machine, pool, self.inner.known.clone(), runtime.clone(), arrivals_tx, transcript);
         let shared = Shared::new(drive);
         task::spawn(&runtime, shared.clone(), arrivals, control);
-        Run::engine(shared, control_tx)
+        Run::engine(shared, control_tx, run_id)
     }
 
     /// A call outside a run that failed as the core says.

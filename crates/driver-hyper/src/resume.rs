@@ -85,7 +85,7 @@ impl Engine {
             Some(info) => ResumeMachine::with_engine(run_id, seen, options, info, Duration::ZERO),
             None => ResumeMachine::new(run_id, seen, options, Duration::ZERO),
         };
-        self.drive(Box::new(machine.with_owner_check(owner_alive)), None)
+        self.drive(Box::new(machine.with_owner_check(owner_alive)), None, Some(run_id.to_string()))
     }
 }
 

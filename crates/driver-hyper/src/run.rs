@@ -74,6 +74,8 @@ pub struct Run {
     control: mpsc::UnboundedSender<Control>,
     /// The container's id, once `ContainerCreate` went by.
     container_id: Option<String>,
+    /// The run's id, for the runs that label what they make with it.
+    run_id: Option<String>,
 }
 
 /// Where a run's events come from.
@@ -91,7 +93,7 @@ enum Events {
 pub fn pair() -> (Run, RunDriver) {
     let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
     let (control, control_rx) = mpsc::unbounded_channel();
-    let run = Run { events: Events::Channel(events), control, container_id: None };
+    let run = Run { events: Events::Channel(events), control, container_id: None, run_id: None };
     (run, RunDriver { events: events_tx, control: control_rx })
 }
 
@@ -107,12 +109,12 @@ impl Run {
         let (events_tx, events) = mpsc::channel(1);
         let (control, _) = mpsc::unbounded_channel();
         let _ = events_tx.try_send(Err(error));
-        Run { events: Events::Channel(events), control, container_id: None }
+        Run { events: Events::Channel(events), control, container_id: None, run_id: None }
     }
 
     /// An engine run, driven by this stream's polls and by the task beside it.
-    pub(crate) fn engine(shared: Arc<Shared>, control: mpsc::UnboundedSender<Control>) -> Run {
-        Run { events: Events::Engine(shared), control, container_id: None }
+    pub(crate) fn engine(shared: Arc<Shared>, control: mpsc::UnboundedSender<Control>, run_id: Option<String>) -> Run {
+        Run { events: Events::Engine(shared), control, container_id: None, run_id }
     }
 
     /// Reads the run to its end and returns how the process ended and
@@ -165,6 +167,14 @@ impl Run {
     /// runs. It stays set after the container is removed.
     pub fn container_id(&self) -> Option<&str> {
         self.container_id.as_deref()
+    }
+
+    /// The run's id, known from the start: the `io.cstream.run` label of the
+    /// container (or swarm service) it makes, and what
+    /// [`Engine::resume`](crate::Engine::resume) takes should this client
+    /// die. `None` for local runs and exec steps, which label nothing.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
     }
 
     /// A handle for commands (cancel, stdin, resize) that can be cloned and

@@ -1,7 +1,9 @@
-//! What every machine of a run does, whatever it runs on: a container on one
-//! engine ([`Machine`](crate::Machine)) or a job on a swarm
-//! ([`JobMachine`](crate::swarm::JobMachine)). A driver written
-//! against [`Lifecycle`] drives both the same way, under the same contract
+//! What every machine of a run does, whatever it runs: a container on one
+//! engine ([`Machine`](crate::Machine)), a job on a swarm
+//! ([`JobMachine`](crate::swarm::JobMachine)), a step in a living container
+//! ([`ExecMachine`](crate::exec::ExecMachine)), a run resumed after its
+//! client died ([`ResumeMachine`](crate::resume::ResumeMachine)). A driver
+//! written against [`Lifecycle`] drives them all the same way, under the same contract
 //! (see the crate docs): drain [`poll_output`](Lifecycle::poll_output), feed
 //! answers, timeouts and commands, drain again.
 
@@ -41,38 +43,54 @@ pub trait Lifecycle {
     fn made(&self) -> Option<&str>;
 }
 
-impl Lifecycle for crate::Machine {
-    fn poll_output(&mut self) -> Output {
-        crate::Machine::poll_output(self)
-    }
-    fn handle_input(&mut self, now: Duration, input: Input) {
-        crate::Machine::handle_input(self, now, input)
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        crate::Machine::handle_timeout(self, now)
-    }
-    fn cancel(&mut self, now: Duration) {
-        crate::Machine::cancel(self, now)
-    }
-    fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
-        crate::Machine::write_stdin(self, data)
-    }
-    fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
-        crate::Machine::close_stdin(self)
-    }
-    fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
-        crate::Machine::resize(self, now, size)
-    }
-    fn abandon(&mut self) -> Option<Request> {
-        crate::Machine::abandon(self)
-    }
-    fn spec(&self) -> &RunSpec {
-        crate::Machine::spec(self)
-    }
-    fn engine(&self) -> Option<&EngineInfo> {
-        crate::Machine::engine(self)
-    }
-    fn made(&self) -> Option<&str> {
-        self.container_id()
-    }
+/// Implements [`Lifecycle`] for a machine whose inherent methods of the
+/// same names do the work; `made` names the one that says what it made.
+macro_rules! forward_lifecycle {
+    ($machine:ty, made: $made:ident) => {
+        impl $crate::lifecycle::Lifecycle for $machine {
+            fn poll_output(&mut self) -> $crate::machine::Output {
+                <$machine>::poll_output(self)
+            }
+            fn handle_input(&mut self, now: core::time::Duration, input: $crate::machine::Input) {
+                <$machine>::handle_input(self, now, input)
+            }
+            fn handle_timeout(&mut self, now: core::time::Duration) {
+                <$machine>::handle_timeout(self, now)
+            }
+            fn cancel(&mut self, now: core::time::Duration) {
+                <$machine>::cancel(self, now)
+            }
+            fn write_stdin(
+                &mut self,
+                data: bytes::Bytes,
+            ) -> Result<$crate::machine::CommandId, $crate::error::CommandError> {
+                <$machine>::write_stdin(self, data)
+            }
+            fn close_stdin(&mut self) -> Result<$crate::machine::CommandId, $crate::error::CommandError> {
+                <$machine>::close_stdin(self)
+            }
+            fn resize(
+                &mut self,
+                now: core::time::Duration,
+                size: $crate::event::TtySize,
+            ) -> Result<$crate::machine::CommandId, $crate::error::CommandError> {
+                <$machine>::resize(self, now, size)
+            }
+            fn abandon(&mut self) -> Option<$crate::api::Request> {
+                <$machine>::abandon(self)
+            }
+            fn spec(&self) -> &$crate::spec::RunSpec {
+                <$machine>::spec(self)
+            }
+            fn engine(&self) -> Option<&$crate::api::EngineInfo> {
+                <$machine>::engine(self)
+            }
+            fn made(&self) -> Option<&str> {
+                <$machine>::$made(self)
+            }
+        }
+    };
 }
+pub(crate) use forward_lifecycle;
+
+forward_lifecycle!(crate::Machine, made: container_id);

@@ -124,11 +124,12 @@ fn v3_sample() -> Vec<Record> {
 }
 
 /// Today's types write exactly the bytes of tests/data/v4-all-kinds.rec (the
-/// v3 sample and a step run by exec). When this fails, the format changed:
-/// add a version (see the module docs).
+/// v3 sample, a run id and a step run by exec). When this fails, the format
+/// changed: add a version (see the module docs).
 #[test]
 fn the_current_format_is_pinned() {
     let mut records = v3_sample();
+    records.push(Record::Run { run_id: "18c1f0a2b3c4d5e6-4d2-0".into() });
     let step = ProcessId::Exec { container: "c1".into(), exec: "e1".into() };
     let start = EventKind::ProcessStart { command: "make".into(), args: vec!["test".into()], process: step };
     records.push(Record::Event(Event { at: Duration::from_millis(30), kind: start }));
@@ -195,6 +196,50 @@ fn each_record_is_in_the_file_once_written() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// A recording cut inside its last record (its cstream was killed mid-write)
+/// goes on from its last whole record: the cut is cut off, and the records
+/// appended read back after the whole ones.
+#[test]
+fn appending_cuts_off_a_cut_record_first() {
+    let path = temp("append.rec");
+    let records = sample(header(Some("0.1.0")));
+    write(&path, &records);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    let cut = read(&path).unwrap();
+    assert!(cut.cut.is_some());
+    let mut r = Recorder::append(&path, cut.whole).unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(r.write(last), None);
+    let again = read(&path).unwrap();
+    assert_eq!((again.records, again.cut), (records.clone(), None));
+    assert_eq!(again.whole, bytes.len() as u64);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// What a resume needs from a recording: the run's id, whether it ended,
+/// and the bytes of each stream it holds.
+#[test]
+fn a_recording_says_its_run_id_end_and_output() {
+    let mut records = vec![header(None), Record::Run { run_id: "r1".into() }];
+    let out = |stream, data: &'static [u8]| {
+        Record::Event(Event { at: Duration::ZERO, kind: EventKind::Output { stream, data: data.into() } })
+    };
+    records.extend([out(Stream::Stdout, b"abc"), out(Stream::Stderr, b"de"), out(Stream::Stdout, b"f")]);
+    let (id, ended, seen) = run_in(&records);
+    assert_eq!((id.as_deref(), ended, seen.stdout, seen.stderr, seen.tty), (Some("r1"), false, 4, 2, 0));
+    let end = ProcessEnd {
+        exit_code: Some(0),
+        signal: None,
+        oom_killed: false,
+        duration: Duration::ZERO,
+        reason: EndReason::Exited,
+    };
+    records.push(Record::Event(Event { at: Duration::ZERO, kind: EventKind::ProcessEnd(end) }));
+    assert!(run_in(&records).1);
+    assert_eq!(run_in(&sample(header(None))).0, None, "a recording of old names no run");
+}
+
 /// A full disk: the error is said once, and then nothing more is tried.
 #[test]
 fn a_failed_write_is_reported_once() {
@@ -231,7 +276,7 @@ fn no_variant_was_added_without_a_version() {
             std::any::type_name::<T>()
         );
     }
-    unknown::<Record>(3);
+    unknown::<Record>(4);
     unknown::<EventKind>(10);
     unknown::<ProcessId>(4);
     unknown::<Stream>(3);

@@ -1,14 +1,13 @@
 //! `run`'s docker options beyond the basics: volumes and `--mount`, `/dev/shm`,
 //! ulimits, `/etc/hosts`, the host name, published ports, devices, the
-//! platform, the OCI runtime, an init process, and heartbeats.
+//! platform, the OCI runtime and an init process.
 
 use std::path::Path;
-use std::time::Duration;
 
 use cstream_engine::RunSpecBuilder;
 use cstream_engine::core::spec::{Mount, MountSpec, Relabel, Volume};
 
-use super::{Usage, parse_duration, parse_size, usage};
+use super::{Usage, parse_size, usage};
 use crate::args::RunArgs;
 
 fn spec_error(e: cstream_engine::SpecError) -> Usage {
@@ -52,15 +51,7 @@ pub fn apply(mut b: RunSpecBuilder, a: &RunArgs) -> Result<RunSpecBuilder, Usage
     if let Some(r) = &a.runtime {
         b = b.runtime(r);
     }
-    Ok(b.init(a.init).heartbeat(heartbeat(a)?))
-}
-
-/// `--heartbeat`: none unless given and more than zero.
-pub fn heartbeat(a: &RunArgs) -> Result<Option<Duration>, Usage> {
-    match &a.heartbeat {
-        Some(h) => Ok(Some(parse_duration(h)?).filter(|d| !d.is_zero())),
-        None => Ok(None),
-    }
+    Ok(b.init(a.init))
 }
 
 /// `-d` is refused: the run is streamed to its end, and the container removed.

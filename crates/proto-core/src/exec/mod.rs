@@ -262,6 +262,16 @@ impl ExecMachine {
         self.exec.as_deref()
     }
 
+    /// The spec this step runs.
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// The engine, once known.
+    pub fn engine(&self) -> Option<&EngineInfo> {
+        self.engine.as_ref()
+    }
+
     fn api(&self) -> ApiVersion {
         self.engine.as_ref().map_or(ApiVersion::NEWEST, |e| e.api)
     }
@@ -355,38 +365,4 @@ impl ExecMachine {
     }
 }
 
-impl crate::lifecycle::Lifecycle for ExecMachine {
-    fn poll_output(&mut self) -> Output {
-        ExecMachine::poll_output(self)
-    }
-    fn handle_input(&mut self, now: Duration, input: Input) {
-        ExecMachine::handle_input(self, now, input)
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        ExecMachine::handle_timeout(self, now)
-    }
-    fn cancel(&mut self, now: Duration) {
-        ExecMachine::cancel(self, now)
-    }
-    fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
-        ExecMachine::write_stdin(self, data)
-    }
-    fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
-        ExecMachine::close_stdin(self)
-    }
-    fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
-        ExecMachine::resize(self, now, size)
-    }
-    fn abandon(&mut self) -> Option<Request> {
-        ExecMachine::abandon(self)
-    }
-    fn spec(&self) -> &RunSpec {
-        &self.spec
-    }
-    fn engine(&self) -> Option<&EngineInfo> {
-        self.engine.as_ref()
-    }
-    fn made(&self) -> Option<&str> {
-        self.exec.as_deref()
-    }
-}
+crate::lifecycle::forward_lifecycle!(ExecMachine, made: exec_id);

@@ -3,7 +3,7 @@
 //! end from where the caller's copy of its output stops, its real exit code
 //! read, and the container removed. The same events, errors and run-loop
 //! contract as a container run (see the [crate docs](crate)), through the
-//! same [`Lifecycle`] trait.
+//! same [`Lifecycle`](crate::lifecycle::Lifecycle) trait.
 //!
 //! The caller says how much output it has already ([`Seen`]: bytes of
 //! stdout and of stderr, counted apart, or of the terminal); the resume
@@ -159,7 +159,6 @@ use serde::{Deserialize, Serialize};
 use crate::api::{ApiVersion, EngineInfo, Request};
 use crate::error::{CommandError, Error};
 use crate::event::{Event, EventKind, Stream, TtySize};
-use crate::lifecycle::Lifecycle;
 use crate::machine::coalesce::Coalescer;
 use crate::machine::{CommandId, Input, Output, RequestId};
 use crate::spec::RunSpec;
@@ -432,38 +431,4 @@ impl ResumeMachine {
     }
 }
 
-impl Lifecycle for ResumeMachine {
-    fn poll_output(&mut self) -> Output {
-        ResumeMachine::poll_output(self)
-    }
-    fn handle_input(&mut self, now: Duration, input: Input) {
-        ResumeMachine::handle_input(self, now, input)
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        ResumeMachine::handle_timeout(self, now)
-    }
-    fn cancel(&mut self, now: Duration) {
-        ResumeMachine::cancel(self, now)
-    }
-    fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
-        ResumeMachine::write_stdin(self, data)
-    }
-    fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
-        ResumeMachine::close_stdin(self)
-    }
-    fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
-        ResumeMachine::resize(self, now, size)
-    }
-    fn abandon(&mut self) -> Option<Request> {
-        ResumeMachine::abandon(self)
-    }
-    fn spec(&self) -> &RunSpec {
-        ResumeMachine::spec(self)
-    }
-    fn engine(&self) -> Option<&EngineInfo> {
-        ResumeMachine::engine(self)
-    }
-    fn made(&self) -> Option<&str> {
-        self.container_id()
-    }
-}
+crate::lifecycle::forward_lifecycle!(ResumeMachine, made: container_id);

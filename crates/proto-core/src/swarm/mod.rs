@@ -7,7 +7,7 @@
 //! the node, running or not, moby#44312.)
 //!
 //! A driver drives a [`JobMachine`] exactly as a [`Machine`](crate::Machine),
-//! through the [`Lifecycle`] trait both implement, against a swarm manager's
+//! through the [`Lifecycle`](crate::lifecycle::Lifecycle) trait both implement, against a swarm manager's
 //! Engine API.
 //!
 //! # The lifecycle
@@ -198,7 +198,6 @@ use crate::api::create::RunInfo;
 use crate::api::{ApiVersion, EngineInfo, Request};
 use crate::error::{CommandError, Error};
 use crate::event::{Event, EventKind, TtySize};
-use crate::lifecycle::Lifecycle;
 use crate::machine::coalesce::Coalescer;
 use crate::machine::{CommandId, Input, Output, RequestId};
 use crate::spec::RunSpec;
@@ -428,38 +427,4 @@ impl JobMachine {
     }
 }
 
-impl Lifecycle for JobMachine {
-    fn poll_output(&mut self) -> Output {
-        JobMachine::poll_output(self)
-    }
-    fn handle_input(&mut self, now: Duration, input: Input) {
-        JobMachine::handle_input(self, now, input)
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        JobMachine::handle_timeout(self, now)
-    }
-    fn cancel(&mut self, now: Duration) {
-        JobMachine::cancel(self, now)
-    }
-    fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
-        JobMachine::write_stdin(self, data)
-    }
-    fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
-        JobMachine::close_stdin(self)
-    }
-    fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
-        JobMachine::resize(self, now, size)
-    }
-    fn abandon(&mut self) -> Option<Request> {
-        JobMachine::abandon(self)
-    }
-    fn spec(&self) -> &RunSpec {
-        JobMachine::spec(self)
-    }
-    fn engine(&self) -> Option<&EngineInfo> {
-        JobMachine::engine(self)
-    }
-    fn made(&self) -> Option<&str> {
-        self.service_id()
-    }
-}
+crate::lifecycle::forward_lifecycle!(JobMachine, made: service_id);
