@@ -43,6 +43,20 @@ pub trait Lifecycle {
     fn made(&self) -> Option<&str>;
 }
 
+/// Whether a machine may move `from` → `to` by its one table of `moves`;
+/// the error names the machine (`who`) and the move it tried when not.
+pub(crate) fn check_move<S: Copy + PartialEq + core::fmt::Display>(
+    moves: &[(S, &[S])],
+    who: &str,
+    from: S,
+    to: S,
+) -> Result<(), crate::Error> {
+    match moves.iter().any(|(f, to_any)| *f == from && to_any.contains(&to)) {
+        true => Ok(()),
+        false => Err(crate::Error::Unexpected { detail: alloc::format!("{who} cannot move from {from} to {to}") }),
+    }
+}
+
 /// Implements [`Lifecycle`] for a machine whose inherent methods of the
 /// same names do the work; `made` names the one that says what it made.
 macro_rules! forward_lifecycle {

@@ -89,7 +89,7 @@ enum Call {
     SignalStart,
 }
 
-impl Call {
+impl crate::calls::CallName for Call {
     fn phase(self) -> Phase {
         match self {
             Call::Ping => Phase::Connect,
@@ -97,6 +97,12 @@ impl Call {
             Call::Resize => Phase::Resize,
             Call::SignalCreate | Call::SignalStart => Phase::StepStop,
         }
+    }
+
+    /// The step's stream, once upgraded, is read as it comes, for as long
+    /// as the step runs.
+    fn streams(self, status: u16) -> bool {
+        self == Call::Start && matches!(status, 101 | 200)
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::state::{Next, State, Step, Stopping};
 use super::{Call, ExecMachine, INSPECT_AGAIN, requests};
 use crate::api::EngineInfo;
-use crate::calls::Closed;
+use crate::calls::{Arrival, CallName};
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, EventKind, ProcessEnd, ProcessId, Stream, TtySize};
 use crate::machine::{Input, Output, RequestId};
@@ -55,65 +55,29 @@ impl ExecMachine {
     }
 
     pub(super) fn on_input(&mut self, now: Duration, input: Input) {
-        match input {
-            Input::Head { id, status, headers } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "a head") };
-                if r.status.is_some() {
-                    let detail = format!("a second head ({status}) for request {} ({})", id.0, r.call.phase());
-                    return self.error(Error::Unexpected { detail });
-                }
-                r.status = Some(status);
-                let call = r.call;
-                match (call, status) {
-                    (Call::Start, 101 | 200) => {
-                        r.deadline = None;
-                        self.started(now);
-                    }
-                    (Call::Ping, 200) => {
-                        let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                        match EngineInfo::from_ping_headers(pairs, None) {
-                            Ok(info) => self.engine = Some(info),
-                            Err(e) => {
-                                self.error(Error::Version(e));
-                                self.end_unstarted(now, EndReason::StartFailed);
-                            }
-                        }
-                    }
-                    _ => {}
+        let state = &self.state;
+        let at = || format!("the step was at {}", state.name());
+        let Some(arrival) = self.calls.sort(input, self.spec.limits.max_body, &at, &mut self.out) else { return };
+        match arrival {
+            Arrival::Head { call: Call::Start, status: 101 | 200, .. } => self.started(now),
+            Arrival::Head { call: Call::Ping, status: 200, headers } => {
+                let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                if let Err(e) = EngineInfo::from_ping_headers(pairs, None).map(|info| self.engine = Some(info)) {
+                    self.error(Error::Version(e));
+                    self.end_unstarted(now, EndReason::StartFailed);
                 }
             }
-            Input::Body { id, data } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "body bytes") };
-                match (r.call, r.status) {
-                    (Call::Start, Some(101 | 200)) => self.on_output(now, data),
-                    _ => {
-                        let room = self.spec.limits.max_body.saturating_sub(r.body.len());
-                        r.overflow |= data.len() > room;
-                        r.body.extend_from_slice(&data.slice(..data.len().min(room)));
-                    }
-                }
+            Arrival::Head { .. } => {}
+            Arrival::Stream { data, .. } => self.on_output(now, data),
+            Arrival::Answered(r) => {
+                let body = r.body.freeze();
+                self.on_end(now, r.id, r.call, r.status, &body)
             }
-            Input::End { id } => match self.calls.end(id) {
-                Some(r) => {
-                    let body = r.body.freeze();
-                    match r.overflow {
-                        true => {
-                            let detail = format!("the answer is larger than {} bytes", self.spec.limits.max_body);
-                            self.on_failure(now, r.id, r.call, Error::Protocol { phase: r.call.phase(), detail });
-                        }
-                        false => self.on_end(now, r.id, r.call, r.status, &body),
-                    }
-                }
-                None => self.stray(id, "an end"),
-            },
-            Input::Failed { id, message } => match self.calls.end(id) {
-                Some(r) => {
-                    self.given_up(id);
-                    self.on_failure(now, r.id, r.call, Error::Transport { phase: r.call.phase(), message })
-                }
-                None => self.stray(id, "a failure"),
-            },
-            Input::Written { command, result } => {
+            Arrival::Failed(r, e) => {
+                self.given_up(r.id);
+                self.on_failure(now, r.id, r.call, e)
+            }
+            Arrival::Written { command, result } => {
                 if !self.commands.written(command) {
                     return;
                 }
@@ -124,16 +88,6 @@ impl ExecMachine {
                 self.ack(command, result);
             }
         }
-    }
-
-    fn stray(&mut self, id: RequestId, what: &str) {
-        let why = match self.calls.closed(id) {
-            Closed::Aborted => return,
-            Closed::Ended => "whose answer had ended",
-            Closed::Unknown => "which was never sent",
-        };
-        let detail = format!("{what} for request {}, {why} (the step was at {})", id.0, self.state.name());
-        self.error(Error::Unexpected { detail });
     }
 
     fn on_end(&mut self, now: Duration, id: RequestId, call: Call, status: Option<u16>, body: &[u8]) {
@@ -390,10 +344,8 @@ impl ExecMachine {
     }
 
     pub(super) fn on_timeout(&mut self, now: Duration) {
-        while let Some(r) = self.calls.expired(now) {
-            self.out.push_back(Output::Abort { id: r.id });
+        while let Some((r, e)) = self.calls.time_out(now, self.spec.limits.request_timeout, &mut self.out) {
             self.given_up(r.id);
-            let e = Error::Timeout { phase: r.call.phase(), after: self.spec.limits.request_timeout };
             self.on_failure(now, r.id, r.call, e);
         }
         if self.run_deadline.is_some_and(|t| t <= now) {

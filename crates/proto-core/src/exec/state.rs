@@ -1,7 +1,6 @@
 //! Where a step is, with the data that matters only there, and the one
 //! table of moves between states.
 
-use alloc::format;
 use core::fmt;
 use core::time::Duration;
 
@@ -97,10 +96,7 @@ impl State {
 
 /// Whether the step may move `from` → `to`.
 pub(super) fn check(from: Name, to: Name) -> Result<(), Error> {
-    match MOVES.iter().any(|(f, to_any)| *f == from && to_any.contains(&to)) {
-        true => Ok(()),
-        false => Err(Error::Unexpected { detail: format!("the step cannot move from {from} to {to}") }),
-    }
+    crate::lifecycle::check_move(MOVES, "the step", from, to)
 }
 
 impl fmt::Display for Name {

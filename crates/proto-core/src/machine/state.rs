@@ -1,7 +1,6 @@
 //! Where a run is, with the data that matters only there, and the one table
 //! of moves between states.
 
-use alloc::format;
 use core::fmt;
 use core::time::Duration;
 
@@ -96,11 +95,7 @@ const MOVES: &[(Step, &[Step])] = {
 /// Whether the machine may move `from` → `to`; the error says which move it
 /// tried when not.
 pub(super) fn check(from: Step, to: Step) -> Result<(), Error> {
-    let allowed = MOVES.iter().find(|(f, _)| *f == from).is_some_and(|(_, to_any)| to_any.contains(&to));
-    match allowed {
-        true => Ok(()),
-        false => Err(Error::Unexpected { detail: format!("the run cannot move from {from} to {to}") }),
-    }
+    crate::lifecycle::check_move(MOVES, "the run", from, to)
 }
 
 impl fmt::Display for Step {

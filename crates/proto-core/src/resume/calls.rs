@@ -3,7 +3,7 @@
 
 use crate::error::Phase;
 
-pub(super) use crate::calls::Closed;
+pub(super) use crate::calls::{Arrival, CallName};
 
 /// The resume's requests out.
 pub(super) type Calls = crate::calls::Calls<Call>;
@@ -31,8 +31,8 @@ pub(super) enum Call {
     Remove,
 }
 
-impl Call {
-    pub(super) fn phase(self) -> Phase {
+impl crate::calls::CallName for Call {
+    fn phase(self) -> Phase {
         match self {
             Call::Ping => Phase::Connect,
             Call::Find => Phase::List,
@@ -44,14 +44,15 @@ impl Call {
         }
     }
 
-    /// Whether its body is read as it comes, with no limit on its length
-    /// or time once it has begun.
-    pub(super) fn streams(self) -> bool {
-        matches!(self, Call::Logs)
+    /// The logs are read as they come, with no limit on their length or
+    /// time once they have begun.
+    fn streams(self, status: u16) -> bool {
+        matches!(self, Call::Logs) && status == 200
     }
 
-    /// Whether only the answer's beginning has a deadline.
-    pub(super) fn long(self) -> bool {
-        matches!(self, Call::Logs | Call::Wait)
+    /// The logs and the wait last as long as the process: only their
+    /// beginning has a deadline.
+    fn long(self, status: u16) -> bool {
+        matches!(self, Call::Logs | Call::Wait) && status == 200
     }
 }

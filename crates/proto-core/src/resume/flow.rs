@@ -9,7 +9,7 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use super::ResumeMachine;
-use super::calls::{Call, Closed, Open};
+use super::calls::{Arrival, Call, CallName, Open};
 use super::found::{self, Container};
 use super::skip::{LogReader, Piece};
 use super::state::{State, StopStep};
@@ -19,7 +19,7 @@ use crate::api::{EngineInfo, requests};
 use crate::error::{Error, Phase};
 use crate::event::{Event, EventKind};
 use crate::machine::coalesce::Coalescer;
-use crate::machine::{Input, Output, RequestId};
+use crate::machine::{Input, Output};
 use crate::spec::SpecError;
 
 /// Passes one piece of the logs on: output through the coalescer, errors
@@ -62,85 +62,36 @@ impl ResumeMachine {
     // ---- inputs -------------------------------------------------------
 
     pub(super) fn on_input(&mut self, now: Duration, input: Input) {
-        match input {
-            Input::Head { id, status, headers } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "a head") };
-                if let Some(first) = r.status {
-                    let detail = format!(
-                        "a second head ({status}) for request {} ({}), which had {first}",
-                        id.0,
-                        r.call.phase()
-                    );
-                    return self.error(Error::Unexpected { detail });
-                }
-                r.status = Some(status);
-                let call = r.call;
-                if call.long() && status == 200 {
-                    // Begun: the logs and the wait last as long as the process.
-                    r.deadline = None;
-                }
-                if call == Call::Ping && status == 200 {
-                    let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                    match EngineInfo::from_ping_headers(pairs, None) {
-                        Ok(info) => self.engine = Some(info),
-                        Err(e) => {
-                            self.abort_all();
-                            self.error(Error::Version(e));
-                            self.move_to(State::Done);
-                        }
+        let state = &self.state;
+        let at = || format!("the resume was at {}", state.step());
+        let Some(arrival) = self.calls.sort(input, self.spec.limits.max_body, &at, &mut self.out) else { return };
+        match arrival {
+            Arrival::Head { call: Call::Ping, status: 200, headers } => {
+                let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match EngineInfo::from_ping_headers(pairs, None) {
+                    Ok(info) => self.engine = Some(info),
+                    Err(e) => {
+                        self.abort_all();
+                        self.error(Error::Version(e));
+                        self.move_to(State::Done);
                     }
                 }
             }
-            Input::Body { id, data } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "body bytes") };
-                if r.status.is_none() && r.body.is_empty() {
-                    let detail = format!("body bytes for request {} ({}) before its head", id.0, r.call.phase());
-                    self.out.push_back(Output::Error(Error::Unexpected { detail }));
-                }
-                match (r.call.streams(), r.status) {
-                    (true, Some(200)) => self.on_logs(now, data),
-                    _ => {
-                        let room = self.spec.limits.max_body.saturating_sub(r.body.len());
-                        r.overflow |= data.len() > room;
-                        r.body.extend_from_slice(&data.slice(..data.len().min(room)));
-                    }
-                }
-            }
-            Input::End { id } => match self.calls.end(id) {
-                Some(r) => self.on_end(now, r),
-                None => self.stray(id, "an end"),
-            },
-            Input::Failed { id, message } => match self.calls.end(id) {
-                Some(r) => self.on_failure(now, r.call, Error::Transport { phase: r.call.phase(), message }),
-                None => self.stray(id, "a failure"),
-            },
-            Input::Written { command, .. } => {
+            Arrival::Head { .. } => {}
+            Arrival::Stream { data, .. } => self.on_logs(now, data),
+            Arrival::Answered(r) => self.on_end(now, r),
+            Arrival::Failed(r, e) => self.on_failure(now, r.call, e),
+            Arrival::Written { command, .. } => {
                 let detail = format!("a stdin write done for command {}, but a resumed run has no stdin", command.0);
                 self.error(Error::Unexpected { detail });
             }
         }
     }
 
-    /// An input about a request that is not open: ignored when the machine
-    /// aborted it, reported otherwise.
-    fn stray(&mut self, id: RequestId, what: &str) {
-        let why = match self.calls.closed(id) {
-            Closed::Aborted => return,
-            Closed::Ended => "whose answer had ended",
-            Closed::Unknown => "which was never sent",
-        };
-        let detail = format!("{what} for request {}, {why} (the resume was at {})", id.0, self.state.step());
-        self.error(Error::Unexpected { detail });
-    }
-
     fn on_end(&mut self, now: Duration, r: Open) {
         let body = r.body.freeze();
         let status = r.status.unwrap_or(0);
         let failed = || Error::answered(r.call.phase(), status, &body);
-        if r.overflow {
-            let detail = format!("the answer is larger than {} bytes", self.spec.limits.max_body);
-            return self.on_failure(now, r.call, Error::Protocol { phase: r.call.phase(), detail });
-        }
         match r.call {
             Call::Ping => match status {
                 200 if self.engine.is_some() => self.find(now),

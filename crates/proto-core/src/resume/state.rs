@@ -1,6 +1,5 @@
 //! Where a resume is, and the one table of moves between its states.
 
-use alloc::format;
 use core::fmt;
 use core::time::Duration;
 
@@ -62,11 +61,7 @@ const MOVES: &[(Step, &[Step])] = {
 
 /// Whether a resume may move `from` → `to`.
 pub(super) fn check(from: Step, to: Step) -> Result<(), Error> {
-    let allowed = MOVES.iter().find(|(f, _)| *f == from).is_some_and(|(_, to_any)| to_any.contains(&to));
-    match allowed {
-        true => Ok(()),
-        false => Err(Error::Unexpected { detail: format!("the resume cannot move from {from} to {to}") }),
-    }
+    crate::lifecycle::check_move(MOVES, "the resume", from, to)
 }
 
 impl fmt::Display for Step {

@@ -6,15 +6,11 @@ use core::time::Duration;
 
 use super::ResumeMachine;
 use super::state::{State, StopStep};
-use crate::error::Error;
 use crate::event::{EndReason, EventKind};
-use crate::machine::Output;
 
 impl ResumeMachine {
     pub(super) fn on_timeout(&mut self, now: Duration) {
-        while let Some(r) = self.calls.expired(now) {
-            self.out.push_back(Output::Abort { id: r.id });
-            let e = Error::Timeout { phase: r.call.phase(), after: self.spec.limits.request_timeout };
+        while let Some((r, e)) = self.calls.time_out(now, self.spec.limits.request_timeout, &mut self.out) {
             self.on_failure(now, r.call, e);
         }
         if self.run_deadline.is_some_and(|t| t <= now) {

@@ -3,7 +3,7 @@
 
 use crate::error::Phase;
 
-pub(super) use crate::calls::Closed;
+pub(super) use crate::calls::{Arrival, CallName};
 
 /// The job's requests out.
 pub(super) type Calls = crate::calls::Calls<Call>;
@@ -33,8 +33,8 @@ pub(super) enum Call {
     SweepRemove,
 }
 
-impl Call {
-    pub(super) fn phase(self) -> Phase {
+impl crate::calls::CallName for Call {
+    fn phase(self) -> Phase {
         match self {
             Call::Ping => Phase::Connect,
             Call::Create => Phase::Service,
@@ -45,8 +45,8 @@ impl Call {
         }
     }
 
-    /// Whether the body is read as it comes (logs) rather than kept whole.
-    pub(super) fn streams(self) -> bool {
-        matches!(self, Call::Follow | Call::Final)
+    /// The logs are read as they come.
+    fn streams(self, status: u16) -> bool {
+        matches!(self, Call::Follow | Call::Final) && status == 200
     }
 }

@@ -10,14 +10,14 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use super::answers::{self, Task};
-use super::calls::{Call, Closed, Open};
+use super::calls::{Arrival, Call, CallName, Open};
 use super::logs::Piece;
 use super::state::{Job, State, TaskEnd};
 use super::{FAST_POLL_INTERVAL, FAST_POLLING, JobMachine, NODE_INTERVAL, POLL_INTERVAL, refuse, requests, service};
 use crate::api::EngineInfo;
 use crate::error::{Error, Phase};
 use crate::event::{EndReason, Event, EventKind, ProcessEnd, ProcessId};
-use crate::machine::{Input, Output, RequestId};
+use crate::machine::{Input, Output};
 use crate::spec::PullPolicy;
 
 fn output_event(at: Duration, stream: crate::event::Stream, data: Bytes) -> Output {
@@ -50,25 +50,15 @@ impl JobMachine {
     // ---- inputs -------------------------------------------------------
 
     pub(super) fn on_input(&mut self, now: Duration, input: Input) {
-        match input {
-            Input::Head { id, status, headers } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "a head") };
-                if let Some(first) = r.status {
-                    let detail = format!(
-                        "a second head ({status}) for request {} ({}), which had {first}",
-                        id.0,
-                        r.call.phase()
-                    );
-                    return self.error(Error::Unexpected { detail });
-                }
-                r.status = Some(status);
-                let call = r.call;
-                if call.streams() && status == 200 {
-                    // The logs have begun; a follow may stay open for as long as the task runs.
-                    r.deadline = None;
-                    if call == Call::Final {
-                        self.drain_until = Some(now + self.spec.limits.drain_timeout);
-                    }
+        let state = &self.state;
+        let at = || format!("the swarm job was at {}", state.step());
+        let Some(arrival) = self.calls.sort(input, self.spec.limits.max_body, &at, &mut self.out) else { return };
+        match arrival {
+            Arrival::Head { call, status, headers } => {
+                // The final read re-reads every message: its limit is on
+                // silence, not on its length, which grows with the output.
+                if call == Call::Final && status == 200 {
+                    self.drain_until = Some(now + self.spec.limits.drain_timeout);
                 }
                 if call == Call::Ping && status == 200 {
                     let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -78,63 +68,25 @@ impl JobMachine {
                     }
                 }
             }
-            Input::Body { id, data } => {
-                let Some(r) = self.calls.get_mut(id) else { return self.stray(id, "body bytes") };
-                if r.status.is_none() && r.body.is_empty() {
-                    let detail = format!("body bytes for request {} ({}) before its head", id.0, r.call.phase());
-                    self.out.push_back(Output::Error(Error::Unexpected { detail }));
+            Arrival::Stream { call, data } => {
+                if call == Call::Final {
+                    self.drain_until = Some(now + self.spec.limits.drain_timeout);
                 }
-                match (r.call.streams(), r.status) {
-                    (true, Some(200)) => {
-                        // The final read re-reads every message: its limit is on
-                        // silence, not on its length, which grows with the output.
-                        if r.call == Call::Final {
-                            self.drain_until = Some(now + self.spec.limits.drain_timeout);
-                        }
-                        self.on_logs(now, data)
-                    }
-                    _ => {
-                        let room = self.spec.limits.max_body.saturating_sub(r.body.len());
-                        r.overflow |= data.len() > room;
-                        r.body.extend_from_slice(&data.slice(..data.len().min(room)));
-                    }
-                }
+                self.on_logs(now, data)
             }
-            Input::End { id } => match self.calls.end(id) {
-                Some(r) => self.on_end(now, r),
-                None => self.stray(id, "an end"),
-            },
-            Input::Failed { id, message } => match self.calls.end(id) {
-                Some(r) => self.on_failure(now, r.call, Error::Transport { phase: r.call.phase(), message }),
-                None => self.stray(id, "a failure"),
-            },
-            Input::Written { command, .. } => {
+            Arrival::Answered(r) => self.on_end(now, r),
+            Arrival::Failed(r, e) => self.on_failure(now, r.call, e),
+            Arrival::Written { command, .. } => {
                 let detail = format!("a stdin write done for command {}, but a swarm job has no stdin", command.0);
                 self.error(Error::Unexpected { detail });
             }
         }
     }
 
-    /// An input about a request that is not open: ignored when the machine
-    /// aborted it, reported otherwise.
-    fn stray(&mut self, id: RequestId, what: &str) {
-        let why = match self.calls.closed(id) {
-            Closed::Aborted => return,
-            Closed::Ended => "whose answer had ended",
-            Closed::Unknown => "which was never sent",
-        };
-        let detail = format!("{what} for request {}, {why} (the swarm job was at {})", id.0, self.state.step());
-        self.error(Error::Unexpected { detail });
-    }
-
     fn on_end(&mut self, now: Duration, r: Open) {
         let body = r.body.freeze();
         let status = r.status;
         let failed = || Error::answered(r.call.phase(), status.unwrap_or(0), &body);
-        if r.overflow {
-            let detail = format!("the answer is larger than {} bytes", self.spec.limits.max_body);
-            return self.on_failure(now, r.call, Error::Protocol { phase: r.call.phase(), detail });
-        }
         match r.call {
             Call::Ping => match status {
                 Some(200) if self.engine.is_some() => self.after_ping(now),

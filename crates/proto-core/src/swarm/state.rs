@@ -1,7 +1,6 @@
 //! Where a job is, with the data that matters only there, and the one table
 //! of moves between states.
 
-use alloc::format;
 use alloc::string::String;
 use core::fmt;
 use core::time::Duration;
@@ -69,11 +68,7 @@ const MOVES: &[(Step, &[Step])] = {
 
 /// Whether the job may move `from` → `to`.
 pub(super) fn check(from: Step, to: Step) -> Result<(), Error> {
-    let allowed = MOVES.iter().find(|(f, _)| *f == from).is_some_and(|(_, to_any)| to_any.contains(&to));
-    match allowed {
-        true => Ok(()),
-        false => Err(Error::Unexpected { detail: format!("the swarm job cannot move from {from} to {to}") }),
-    }
+    crate::lifecycle::check_move(MOVES, "the swarm job", from, to)
 }
 
 impl fmt::Display for Step {
