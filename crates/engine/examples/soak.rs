@@ -28,6 +28,18 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// How long a run may go without the first output its process prints at once.
+const STALL: Duration = Duration::from_secs(30);
+
+/// This process's Unix sockets as `ss` shows them (receive and send queues
+/// included): whether bytes wait unread on this side.
+fn sockets() -> String {
+    let pid = std::process::id();
+    let ss = std::process::Command::new("ss").args(["-xpn"]).output();
+    let text = ss.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_else(|e| format!("ss: {e}"));
+    text.lines().filter(|l| l.contains(&format!("pid={pid},"))).collect::<Vec<_>>().join("\n")
+}
+
 /// What run `i` does, and what it must report.
 enum Want {
     Hash(Vec<u8>, usize),
@@ -106,7 +118,21 @@ async fn main() {
                 let mut len = 0usize;
                 let mut end = None;
                 let mut errors = Vec::new();
-                while let Some(item) = run.next().await {
+                let mut stalled = None;
+                loop {
+                    // A run waiting for its first output for this long has lost it
+                    // (its process prints at once): said, with what the sockets
+                    // hold, and stopped, rather than waited on for ever.
+                    let next = match cancel && len == 0 && stalled.is_none() {
+                        true => tokio::time::timeout(STALL, run.next()).await,
+                        false => Ok(run.next().await),
+                    };
+                    let Ok(item) = next else {
+                        stalled = Some(sockets());
+                        run.cancel();
+                        continue;
+                    };
+                    let Some(item) = item else { break };
                     match item {
                         Ok(e) => match e.kind {
                             EventKind::Output { stream: cstream_engine::Stream::Stdout, data } => {
@@ -123,6 +149,9 @@ async fn main() {
                     }
                 }
                 let mut problems = Vec::new();
+                if let Some(sockets) = stalled {
+                    problems.push(format!("no output after {STALL:?}; this process's sockets then:\n{sockets}"));
+                }
                 // An engine that lost the exit (Podman 4.3, rarely, under load) is
                 // reported as unknown: counted, not a failure. A made-up code would be.
                 let unknown = end.as_ref().is_some_and(|p| p.exit_code.is_none())

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use cstream_engine::{Container, EndReason, Engine, Error, EventKind, ProcessId};
+use futures_util::StreamExt;
 
 /// A container that stays up, labelled for the checks. Its init reaps the
 /// steps' orphans and passes the stop signal on, so it closes at once.
@@ -153,6 +154,38 @@ async fn a_step_in_a_dead_container_is_a_typed_error(target: Target) {
     assert_no_containers(&engine, &label).await;
 }
 
+/// A step with a terminal: its size at the start, then a resize while it
+/// runs, as the step itself sees them.
+async fn a_step_with_a_terminal_sees_its_size_and_a_resize(target: Target) {
+    let engine = target.engine().await;
+    let label = unique_label("exec-tty");
+    let c = living(&engine, &label).await;
+    // Engines before API 1.42 (Docker 20.10, Podman 4) take the size only
+    // by a resize just after the start: the step looks a moment later.
+    let script = match target {
+        Target::DockerCurrent => "stty size; sleep 1; stty size",
+        _ => "sleep 0.5; stty size; sleep 1; stty size",
+    };
+    let spec = spec(&target).tty(true).tty_size(100, 30).command(["sh", "-c", script]).build().unwrap();
+    let mut step = c.exec_spec(spec);
+    let mut tty = Vec::new();
+    while let Some(item) = step.next().await {
+        match item.expect("no error").kind {
+            EventKind::Output { data, .. } => {
+                tty.extend_from_slice(&data);
+                if tty.ends_with(b"\n") && tty.iter().filter(|b| **b == b'\n').count() == 1 {
+                    step.resize(120, 40).await.expect("resized");
+                }
+            }
+            EventKind::ProcessEnd(end) => assert_eq!(end.exit_code, Some(0)),
+            _ => {}
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&tty), "30 100\r\n40 120\r\n");
+    c.close().await.unwrap();
+    assert_no_containers(&engine, &label).await;
+}
+
 /// A dropped container is removed, as a dropped run's is.
 async fn a_dropped_container_is_removed(target: Target) {
     let engine = target.engine().await;
@@ -169,5 +202,6 @@ on_each_engine!(
     a_step_that_ignores_the_signal_is_killed,
     a_step_times_out,
     a_step_in_a_dead_container_is_a_typed_error,
+    a_step_with_a_terminal_sees_its_size_and_a_resize,
     a_dropped_container_is_removed,
 );

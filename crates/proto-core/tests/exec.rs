@@ -199,6 +199,27 @@ fn a_step_is_created_started_read_and_inspected() {
     assert_eq!((s.end_event().exit_code, s.end_event().reason), (Some(3), EndReason::Exited));
 }
 
+/// A terminal's size is in the create where the engine takes it (API 1.42
+/// on), and set by a resize just after the start in any case.
+#[test]
+fn a_terminal_size_is_in_the_create_from_api_1_42_and_resized_at_start() {
+    let spec = || spec().tty(true).tty_size(100, 30).build().unwrap();
+    let mut s = Step::new(spec());
+    assert_eq!(json(&s.request(CREATE)).get("ConsoleSize"), None, "Docker 20.10 refuses nothing, but ignores it");
+    s.answer(CREATE, 201, br#"{"Id":"e1"}"#);
+    assert_eq!(
+        s.head(START, 101),
+        ["event ProcessStart", "send POST /v1.41/exec/e1/resize?h=30&w=100", "event TerminalResize"]
+    );
+
+    let headers = [("Api-Version", "1.45"), ("Server", "Docker/26.1.5")];
+    let engine = cstream_proto_core::api::EngineInfo::from_ping_headers(headers, None).unwrap();
+    let run = RunInfo { run_id: "step-2".into(), created_unix: 0, owner: None };
+    let mut m = ExecMachine::with_engine("c1", spec(), run, engine, Duration::ZERO);
+    let Output::Send { request, .. } = m.poll_output() else { panic!("the create first") };
+    assert_eq!(json(&request)["ConsoleSize"], serde_json::json!([30, 100]));
+}
+
 #[test]
 fn a_container_that_is_gone_is_a_typed_error_and_the_step_never_starts() {
     for status in [404, 409] {

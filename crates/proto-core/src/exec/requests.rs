@@ -42,9 +42,18 @@ struct Create<'a> {
     working_dir: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
+    /// The terminal's rows and columns from the start (API 1.42 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_size: Option<[u16; 2]>,
 }
 
-/// `POST /containers/{id}/exec`: the step, marked with [`STEP_ENV`].
+/// The first API version whose exec create takes `ConsoleSize`.
+const CONSOLE_SIZE: ApiVersion = ApiVersion::new(1, 42);
+
+/// `POST /containers/{id}/exec`: the step, marked with [`STEP_ENV`]. With a
+/// terminal, its size is part of the create where the engine takes it
+/// (API 1.42 and later), so the step sees it from its first instruction;
+/// older engines get it by a resize just after the start.
 pub(super) fn create(v: ApiVersion, container: &str, spec: &RunSpec, token: &str) -> Request {
     let mut env = spec.env.to_list();
     env.push(alloc::format!("{STEP_ENV}={token}"));
@@ -57,6 +66,7 @@ pub(super) fn create(v: ApiVersion, container: &str, spec: &RunSpec, token: &str
         env,
         working_dir: spec.working_dir.as_deref(),
         user: spec.user.as_deref(),
+        console_size: spec.tty_size.filter(|_| spec.tty && v >= CONSOLE_SIZE).map(|s| [s.rows, s.cols]),
     };
     json(Method::Post, alloc::format!("/v{v}/containers/{}/exec", encode_query(container)), &body, RequestKind::Unary)
 }
@@ -75,6 +85,7 @@ pub(super) fn signal(v: ApiVersion, container: &str, spec: &RunSpec, token: &str
         env: Vec::new(),
         working_dir: None,
         user: spec.user.as_deref(),
+        console_size: None,
     };
     json(Method::Post, alloc::format!("/v{v}/containers/{}/exec", encode_query(container)), &body, RequestKind::Unary)
 }
