@@ -598,12 +598,13 @@ impl Machine {
     /// restarting, so try again after a backoff, until the cleanup deadline;
     /// past it, report `e` and finish.
     pub(super) fn retry_cleanup(&mut self, now: Duration, e: Error) {
-        match &mut self.state {
-            State::Remove(r) | State::Sweep(r) if now + r.backoff() <= r.deadline => r.at = Some(now + r.backoff()),
-            _ => {
-                self.error(e);
-                self.finish(now);
-            }
+        let scheduled = match &mut self.state {
+            State::Remove(r) | State::Sweep(r) => r.again(now),
+            _ => false,
+        };
+        if !scheduled {
+            self.error(e);
+            self.finish(now);
         }
     }
 

@@ -118,6 +118,7 @@ use crate::spec::RunSpec;
 use coalesce::Coalescer;
 pub(crate) use command::Commands;
 use inflight::{Purpose, Table};
+pub(crate) use state::Retry;
 use state::{State, StopStep};
 
 /// The attach's data, from its request to the end of the run: which request

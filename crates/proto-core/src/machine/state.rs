@@ -250,9 +250,10 @@ pub(super) enum StopStep {
     Killed { give_up_at: Duration },
 }
 
-/// The tries of a remove (or sweep) that failed in transport.
+/// The tries of a remove (or sweep) that failed in transport; every
+/// machine's cleanup retries the same way.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Retry {
+pub(crate) struct Retry {
     pub attempts: u32,
     /// Past it, the cleanup is given up on.
     pub deadline: Duration,
@@ -264,18 +265,25 @@ pub(super) struct Retry {
 const MAX_REMOVE_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Retry {
-    pub(super) fn first(now: Duration, cleanup_timeout: Duration) -> Self {
+    pub(crate) fn first(now: Duration, cleanup_timeout: Duration) -> Self {
         Retry { attempts: 1, deadline: now + cleanup_timeout, at: None }
     }
 
     /// 0.5 s after the first failed try, doubling up to 5 s.
-    pub(super) fn backoff(&self) -> Duration {
+    fn backoff(&self) -> Duration {
         let shift = self.attempts.saturating_sub(1).min(4);
         (Duration::from_millis(500) * (1 << shift)).min(MAX_REMOVE_BACKOFF)
     }
 
+    /// Schedules another try after a failure at `now`; `false` when past the deadline.
+    pub(crate) fn again(&mut self, now: Duration) -> bool {
+        let at = now + self.backoff();
+        self.at = (at <= self.deadline).then_some(at);
+        self.at.is_some()
+    }
+
     /// Another try is made now.
-    pub(super) fn retried(&mut self) {
+    pub(crate) fn retried(&mut self) {
         self.attempts += 1;
         self.at = None;
     }

@@ -117,37 +117,9 @@ pub(super) enum StopStep {
     Killed { give_up_at: Duration },
 }
 
-/// The tries of a `DELETE` that failed in transport.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Retry {
-    pub attempts: u32,
-    /// Past it, the removal is given up on.
-    pub deadline: Duration,
-    /// When to try again, after a failure.
-    pub at: Option<Duration>,
-}
-
-impl Retry {
-    pub(super) fn first(now: Duration, cleanup_timeout: Duration) -> Self {
-        Retry { attempts: 1, deadline: now + cleanup_timeout, at: None }
-    }
-
-    /// Schedules another try after a failure at `now` (0.5 s after the
-    /// first, doubling up to 5 s); `false` when past the deadline.
-    pub(super) fn again(&mut self, now: Duration) -> bool {
-        let shift = self.attempts.saturating_sub(1).min(4);
-        let backoff = (Duration::from_millis(500) * (1 << shift)).min(Duration::from_secs(5));
-        let at = now + backoff;
-        self.at = (at <= self.deadline).then_some(at);
-        self.at.is_some()
-    }
-
-    /// Another try is made now.
-    pub(super) fn retried(&mut self) {
-        self.attempts += 1;
-        self.at = None;
-    }
-}
+/// The tries of a `DELETE` that failed in transport: the container
+/// machine's, retried the same way.
+pub(super) use crate::machine::Retry;
 
 #[cfg(test)]
 mod tests {

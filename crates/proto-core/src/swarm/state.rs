@@ -144,40 +144,9 @@ pub(super) struct Stopping {
     pub give_up_at: Duration,
 }
 
-/// The tries of a `DELETE` (or sweep) that failed in transport.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Retry {
-    pub attempts: u32,
-    /// Past it, the cleanup is given up on.
-    pub deadline: Duration,
-    /// When to try again, after a failure.
-    pub at: Option<Duration>,
-}
-
-impl Retry {
-    pub(super) fn first(now: Duration, cleanup_timeout: Duration) -> Self {
-        Retry { attempts: 1, deadline: now + cleanup_timeout, at: None }
-    }
-
-    /// 0.5 s after the first failed try, doubling up to 5 s.
-    pub(super) fn backoff(&self) -> Duration {
-        let shift = self.attempts.saturating_sub(1).min(4);
-        (Duration::from_millis(500) * (1 << shift)).min(Duration::from_secs(5))
-    }
-
-    /// Schedules another try after a failure at `now`; `false` when past the deadline.
-    pub(super) fn again(&mut self, now: Duration) -> bool {
-        let at = now + self.backoff();
-        self.at = (at <= self.deadline).then_some(at);
-        self.at.is_some()
-    }
-
-    /// Another try is made now.
-    pub(super) fn retried(&mut self) {
-        self.attempts += 1;
-        self.at = None;
-    }
-}
+/// The tries of a `DELETE` that failed in transport: the container
+/// machine's, retried the same way.
+pub(super) use crate::machine::Retry;
 
 #[cfg(test)]
 mod tests {
