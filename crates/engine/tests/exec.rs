@@ -155,7 +155,8 @@ async fn a_step_in_a_dead_container_is_a_typed_error(target: Target) {
 }
 
 /// A step with a terminal: its size at the start, then a resize while it
-/// runs, as the step itself sees them.
+/// runs, as the step itself sees them. The step waits for a line on its
+/// stdin, sent once the resize is answered, before it looks again.
 async fn a_step_with_a_terminal_sees_its_size_and_a_resize(target: Target) {
     let engine = target.engine().await;
     let label = unique_label("exec-tty");
@@ -163,25 +164,29 @@ async fn a_step_with_a_terminal_sees_its_size_and_a_resize(target: Target) {
     // Engines before API 1.42 (Docker 20.10, Podman 4) take the size only
     // by a resize just after the start: the step looks a moment later.
     let script = match target {
-        Target::DockerCurrent => "stty size; sleep 1; stty size",
-        _ => "sleep 0.5; stty size; sleep 1; stty size",
+        Target::DockerCurrent => "stty size; read x; stty size",
+        _ => "sleep 0.5; stty size; read x; stty size",
     };
-    let spec = spec(&target).tty(true).tty_size(100, 30).command(["sh", "-c", script]).build().unwrap();
+    let spec = spec(&target).tty(true).stdin(true).tty_size(100, 30).command(["sh", "-c", script]).build().unwrap();
     let mut step = c.exec_spec(spec);
     let mut tty = Vec::new();
+    let mut resized = false;
     while let Some(item) = step.next().await {
         match item.expect("no error").kind {
             EventKind::Output { data, .. } => {
                 tty.extend_from_slice(&data);
-                if tty.ends_with(b"\n") && tty.iter().filter(|b| **b == b'\n').count() == 1 {
+                if !resized && String::from_utf8_lossy(&tty).contains("30 100\r\n") {
+                    resized = true;
                     step.resize(120, 40).await.expect("resized");
+                    step.write_stdin(&b"\n"[..]).await.expect("written");
                 }
             }
             EventKind::ProcessEnd(end) => assert_eq!(end.exit_code, Some(0)),
             _ => {}
         }
     }
-    assert_eq!(String::from_utf8_lossy(&tty), "30 100\r\n40 120\r\n");
+    // The line sent is echoed by the terminal between the two sizes.
+    assert_eq!(String::from_utf8_lossy(&tty), "30 100\r\n\r\n40 120\r\n");
     c.close().await.unwrap();
     assert_no_containers(&engine, &label).await;
 }

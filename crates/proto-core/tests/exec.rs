@@ -216,8 +216,17 @@ fn a_terminal_size_is_in_the_create_from_api_1_42_and_resized_at_start() {
     let engine = cstream_proto_core::api::EngineInfo::from_ping_headers(headers, None).unwrap();
     let run = RunInfo { run_id: "step-2".into(), created_unix: 0, owner: None };
     let mut m = ExecMachine::with_engine("c1", spec(), run, engine, Duration::ZERO);
-    let Output::Send { request, .. } = m.poll_output() else { panic!("the create first") };
+    let Output::Send { id, request } = m.poll_output() else { panic!("the create first") };
     assert_eq!(json(&request)["ConsoleSize"], serde_json::json!([30, 100]));
+    let head = |id, status| Input::Head { id, status, headers: vec![] };
+    m.handle_input(Duration::ZERO, head(id, 201));
+    m.handle_input(Duration::ZERO, Input::Body { id, data: Bytes::from_static(br#"{"Id":"e1"}"#) });
+    m.handle_input(Duration::ZERO, Input::End { id });
+    let Output::Send { id, request } = m.poll_output() else { panic!("the start next") };
+    assert_eq!(request.path, "/v1.45/exec/e1/start");
+    m.handle_input(Duration::ZERO, head(id, 101));
+    assert!(matches!(m.poll_output(), Output::Event(e) if e.kind.name() == "ProcessStart"));
+    assert!(matches!(m.poll_output(), Output::Pending { .. }), "no resize: the size was in the create");
 }
 
 #[test]

@@ -47,13 +47,17 @@ struct Create<'a> {
     console_size: Option<[u16; 2]>,
 }
 
-/// The first API version whose exec create takes `ConsoleSize`.
-const CONSOLE_SIZE: ApiVersion = ApiVersion::new(1, 42);
+/// Whether the exec create of API `v` takes the terminal's size
+/// (`ConsoleSize`, API 1.42 and later).
+pub(super) fn sized_at_create(v: ApiVersion) -> bool {
+    v >= ApiVersion::new(1, 42)
+}
 
 /// `POST /containers/{id}/exec`: the step, marked with [`STEP_ENV`]. With a
 /// terminal, its size is part of the create where the engine takes it
 /// (API 1.42 and later), so the step sees it from its first instruction;
-/// older engines get it by a resize just after the start.
+/// older engines get it by a resize just after the start (and only they:
+/// a second resize on another connection could overtake a caller's).
 pub(super) fn create(v: ApiVersion, container: &str, spec: &RunSpec, token: &str) -> Request {
     let mut env = spec.env.to_list();
     env.push(alloc::format!("{STEP_ENV}={token}"));
@@ -66,7 +70,7 @@ pub(super) fn create(v: ApiVersion, container: &str, spec: &RunSpec, token: &str
         env,
         working_dir: spec.working_dir.as_deref(),
         user: spec.user.as_deref(),
-        console_size: spec.tty_size.filter(|_| spec.tty && v >= CONSOLE_SIZE).map(|s| [s.rows, s.cols]),
+        console_size: spec.tty_size.filter(|_| spec.tty && sized_at_create(v)).map(|s| [s.rows, s.cols]),
     };
     json(Method::Post, alloc::format!("/v{v}/containers/{}/exec", encode_query(container)), &body, RequestKind::Unary)
 }

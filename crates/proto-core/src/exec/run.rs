@@ -196,7 +196,8 @@ impl ExecMachine {
         self.emit(now, EventKind::ProcessStart { command, args, process });
         self.move_to(State::Running(step));
         self.flush_stdin();
-        if let Some(size) = self.spec.tty_size.filter(|_| self.spec.tty) {
+        // Older engines get the size now; newer ones had it in the create.
+        if let Some(size) = self.spec.tty_size.filter(|_| self.spec.tty && !requests::sized_at_create(self.api())) {
             self.send_resize(now, size);
         }
         if let Some(reason) = stop {
