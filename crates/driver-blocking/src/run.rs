@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
@@ -54,6 +54,8 @@ pub struct Run<M: Core> {
     conns: HashMap<RequestId, UnixStream>,
     /// The stdin writer of the attach, once it has something to write.
     writers: HashMap<RequestId, Sender<(CommandId, Option<Bytes>)>>,
+    /// Why the run was refused before anything was sent.
+    refused: Option<Error>,
     done: bool,
 }
 
@@ -78,8 +80,15 @@ impl Canceller {
 impl Run<Machine> {
     /// Runs `spec` on the engine at the Unix socket `socket`, with
     /// proto-core's machine.
+    ///
+    /// The engine is on this host, so bind-mount sources are checked first
+    /// ([`RunSpec::check_mount_sources`]): a missing one is the run's only
+    /// item, and nothing is created.
     pub fn start(socket: impl Into<PathBuf>, spec: RunSpec, run: RunInfo) -> Self {
-        Run::new(socket, Machine::new(spec, run, Duration::ZERO))
+        let refused = spec.check_mount_sources(|source| Path::new(source).exists()).err();
+        let mut this = Run::new(socket, Machine::new(spec, run, Duration::ZERO));
+        this.refused = refused.map(Error::Spec);
+        this
     }
 }
 
@@ -90,7 +99,7 @@ impl<M: Core> Run<M> {
         let (tx, rx) = sync_channel(INPUT_BUFFER);
         let (socket, start, conns, writers) = (socket.into(), Instant::now(), HashMap::new(), HashMap::new());
         let cancels = Arc::new(AtomicUsize::new(0));
-        Run { machine, socket, start, tx, rx, cancels, conns, writers, done: false }
+        Run { machine, socket, start, tx, rx, cancels, conns, writers, refused: None, done: false }
     }
 
     /// A handle that cancels this run from another thread.
@@ -192,6 +201,10 @@ impl<M: Core> Iterator for Run<M> {
     type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.refused.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
         while !self.done {
             match self.machine.poll() {
                 Output::Send { id, request } => self.send(id, &request),

@@ -195,6 +195,52 @@ fn dropped(socket: &str) {
     assert_eq!(left(socket, &label), 0, "a container was left behind");
 }
 
+/// A bind-mount source the host does not have: one typed error, nothing
+/// created on the engine, and no empty directory made in its place (which
+/// Podman would do if the create got that far).
+fn missing_mount_source(socket: &str) {
+    let socket = engine(socket);
+    let label = unique();
+    let source = format!("/tmp/cstream-missing-{label}/src");
+    let s = spec(&label, &["true"]).mount(&source, "/m", true).build().unwrap();
+    let seen = collect(Run::start(socket, s, info(&label)));
+    let refusal = format!("invalid mount source {source:?}: does not exist on the engine's host");
+    assert_eq!((seen.kinds.len(), seen.errors), (0, vec![refusal]));
+    assert!(!Path::new(&source).exists(), "the missing source was created");
+    assert_eq!(left(socket, &label), 0, "a container was left behind");
+}
+
+/// Docker's own refusal of a missing bind source, with no check on this
+/// side (as for a driver that cannot see the engine's host): the machine
+/// reads it as the same typed error. (Podman creates the source instead.)
+fn missing_mount_source_refused_by_docker(socket: &str) {
+    let socket = engine(socket);
+    let label = unique();
+    let source = format!("/tmp/cstream-missing-{label}/src");
+    let s = spec(&label, &["true"]).mount(&source, "/m", true).build().unwrap();
+    let machine = cstream_proto_core::Machine::new(s, info(&label), Duration::ZERO);
+    let mut errors = Vec::new();
+    for item in Run::new(socket, machine) {
+        match item {
+            Err(cstream_proto_core::Error::Spec(e)) => errors.push(e.to_string()),
+            other => panic!("only the refusal was expected, got {other:?}"),
+        }
+    }
+    let refusal = format!("invalid mount source {source:?}: does not exist on the engine's host");
+    assert_eq!(errors, vec![refusal]);
+    assert_eq!(left(socket, &label), 0, "a container was left behind");
+}
+
+#[test]
+fn docker_refuses_a_missing_mount_source() {
+    bounded("docker_refuses_a_missing_mount_source", || missing_mount_source_refused_by_docker(DOCKER));
+}
+
+#[test]
+fn docker_current_refuses_a_missing_mount_source() {
+    bounded("docker_current_refuses_a_missing_mount_source", || missing_mount_source_refused_by_docker(DOCKER_CURRENT));
+}
+
 /// No engine at the socket: an error, then the end, never a hang.
 #[test]
 fn no_engine_is_an_error() {
@@ -252,4 +298,4 @@ macro_rules! on_each_engine {
     };
 }
 
-on_each_engine!(exit_42, much_output, stdin, stdin_echo, cancel, dropped);
+on_each_engine!(exit_42, much_output, stdin, stdin_echo, cancel, dropped, missing_mount_source);

@@ -317,12 +317,8 @@ impl Engine {
 
     fn run_inner(&self, spec: RunSpec, transcript: Option<Transcript>) -> Run {
         if self.inner.pool.is_local() {
-            if let Some(m) = spec.mounts().iter().find(|m| !std::path::Path::new(&m.source).exists()) {
-                let why = "does not exist on the engine's host";
-                return Run::failed(
-                    SpecError::Invalid { field: "mount source".into(), value: m.source.clone(), why: why.into() }
-                        .into(),
-                );
+            if let Err(e) = spec.check_mount_sources(|source| std::path::Path::new(source).exists()) {
+                return Run::failed(e.into());
             }
         }
         let run = self.run_info();

@@ -121,7 +121,7 @@ fn image_still_missing_after_the_pull() {
 fn create_refused() {
     both(|f, s| {
         for (status, msg) in
-            [(400, "invalid mount config for type \"bind\": bind source path does not exist: /nope"), (500, "boom")]
+            [(400, "invalid mount config for type \"tmpfs\": mount options not supported"), (500, "boom")]
         {
             let (t, e) = run(&spec(), f, s, |e| e.reply(Purpose::Create, [Reply::EngineError(status, msg)]));
             assert!(
@@ -139,6 +139,11 @@ fn create_refused() {
             assert!(t.events.is_empty());
             assert_cleaned_up(&t, &e);
         }
+        // Docker's refusal of a missing bind source is the spec's error.
+        let missing = "invalid mount config for type \"bind\": bind source path does not exist: /nope";
+        let (t, _) = run(&spec(), f, s, |e| e.reply(Purpose::Create, [Reply::EngineError(400, missing)]));
+        let refusal = "invalid mount source \"/nope\": does not exist on the engine's host";
+        assert!(matches!(&t.errors[..], [Error::Spec(e)] if e.to_string() == refusal), "{:?}", t.errors);
         let (t, _) = run(&spec(), f, s, |e| e.reply(Purpose::Create, [Reply::EngineError(409, "name in use")]));
         assert!(matches!(&t.errors[..], [Error::NameInUse { .. }]));
     });

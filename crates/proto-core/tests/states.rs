@@ -396,6 +396,9 @@ mod pull {
 mod create {
     use super::*;
 
+    /// A `/version` answer for which 1.41 is fine: the 400 was not about it.
+    const VERSIONS: &[u8] = br#"{"ApiVersion":"1.41","MinAPIVersion":"1.12"}"#;
+
     #[test]
     fn created_sends_attach_and_wait_together() {
         let mut r = at_create(spec());
@@ -415,6 +418,28 @@ mod create {
         assert_eq!(
             out,
             s(&["error pulling image cstream-test:latest failed: No such image: cstream-test:latest", "done"])
+        );
+    }
+
+    #[test]
+    fn dockers_refusal_of_a_missing_bind_source_is_the_specs_error() {
+        let mut r = at_create(spec());
+        let body =
+            br#"{"message":"invalid mount config for type \"bind\": bind source path does not exist: /srv/data"}"#;
+        assert_eq!(r.answer(Purpose::Create, 400, body), s(&["send GET /version"]), "a first 400 asks the version");
+        let out = r.answer(Purpose::Version, 200, VERSIONS);
+        let refusal = r#"error invalid mount source "/srv/data": does not exist on the engine's host"#;
+        assert_eq!(out, s(&[refusal, "done"]));
+    }
+
+    #[test]
+    fn another_400_is_the_engines_words() {
+        let mut r = at_create(spec());
+        r.answer(Purpose::Create, 400, br#"{"message":"invalid reference format"}"#);
+        let out = r.answer(Purpose::Version, 200, VERSIONS);
+        assert_eq!(
+            out,
+            s(&["error creating the container: the engine answered 400: invalid reference format", "done"])
         );
     }
 

@@ -31,6 +31,16 @@ pub fn error_message(body: &[u8]) -> String {
     truncate(text, 4096)
 }
 
+/// The host path of a bind mount that a Docker create refused because it
+/// is not there (`invalid mount config for type "bind": bind source path
+/// does not exist: /srv/data`). Podman creates such a source instead.
+pub(crate) fn missing_bind_source(body: &[u8]) -> Option<String> {
+    const SAYS: &str = "bind source path does not exist: ";
+    let message = error_message(body);
+    let at = message.find(SAYS)? + SAYS.len();
+    Some(message[at..].trim_end().to_string())
+}
+
 fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;

@@ -449,6 +449,10 @@ impl Machine {
                 self.fail(now, Error::NameInUse { message })
             }
             _ => {
+                // Docker refuses a bind mount whose source is not on its host.
+                if let Some(source) = status.filter(|s| *s == 400).and_then(|_| answers::missing_bind_source(body)) {
+                    return self.fail(now, Error::Spec(SpecError::missing_mount_source(source)));
+                }
                 let message = error_text(body, status);
                 let e = Error::Engine { phase: Phase::Create, status: status.unwrap_or(0), message };
                 // A failure inside the engine may come after the container was made.

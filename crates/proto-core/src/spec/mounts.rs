@@ -4,7 +4,45 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use core::str::FromStr;
 
-use super::{Mount, SpecError, Tmpfs};
+use super::{Mount, RunSpec, SpecError, Tmpfs};
+
+/// Why a missing bind-mount source is refused.
+const MISSING_SOURCE: &str = "does not exist on the engine's host";
+
+impl SpecError {
+    /// A bind mount's source that the engine's host does not have: the
+    /// error the check below makes, and the one a Docker engine's refusal
+    /// of the create is read as.
+    pub fn missing_mount_source(source: impl Into<String>) -> SpecError {
+        let value = source.into();
+        SpecError::Invalid { field: "mount source".into(), value, why: MISSING_SOURCE.into() }
+    }
+}
+
+impl RunSpec {
+    /// Refuses the first bind mount whose source `exists` says is not there.
+    ///
+    /// The core has no file system, so a driver that sees the engine's host
+    /// (its socket is on this machine) calls this before the run, with a
+    /// look at that file system. It matters on Podman, which creates a
+    /// missing source as an empty directory, as root, where Docker refuses
+    /// the create (and the machine reports that refusal as this same error).
+    ///
+    /// ```
+    /// use cstream_proto_core::spec::RunSpec;
+    /// let spec = RunSpec::builder("alpine").mount("/srv/data", "/data", true).build()?;
+    /// let err = spec.check_mount_sources(|path| path != "/srv/data").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid mount source "/srv/data": does not exist on the engine's host"#);
+    /// assert!(spec.check_mount_sources(|_| true).is_ok());
+    /// # Ok::<(), cstream_proto_core::SpecError>(())
+    /// ```
+    pub fn check_mount_sources(&self, mut exists: impl FnMut(&str) -> bool) -> Result<(), SpecError> {
+        match self.mounts.iter().find(|m| !exists(&m.source)) {
+            Some(m) => Err(SpecError::missing_mount_source(m.source.as_str())),
+            None => Ok(()),
+        }
+    }
+}
 
 /// SELinux relabeling of a bind mount or volume, as `-v SRC:DST:z` asks
 /// docker for. Such a mount is sent as a `HostConfig.Binds` entry, the only
