@@ -131,6 +131,43 @@ async fn terminal_size_first_and_after_a_resize(target: Target) {
     assert_no_containers(&engine, &label).await;
 }
 
+/// Twelve resizes asked for at once, none awaited before the next: the
+/// terminal ends with the newest size, and every resize is acknowledged.
+/// (Each resize rides a connection of its own; sent together they could
+/// reach the engine in any order and leave an older size.)
+async fn a_burst_of_resizes_leaves_the_newest_size(target: Target) {
+    let engine = target.engine().await;
+    let label = unique_label("burst");
+    // Podman's answer may come before the terminal has the size (see above).
+    let script = "read _; i=0; while [ \"$(stty size)\" != '61 161' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
+    let s = spec(&target)
+        .label("cstream.test", &label)
+        .tty(true)
+        .stdin(true)
+        .tty_size(80, 24)
+        .command(["sh", "-c", script]);
+    let mut run = engine.run(s.build().unwrap());
+    let handle = run.handle();
+    let burst = tokio::spawn(async move {
+        let mut acks = tokio::task::JoinSet::new();
+        for n in 0..12u16 {
+            let handle = handle.clone();
+            acks.spawn(async move { handle.resize(150 + n, 50 + n).await });
+            tokio::task::yield_now().await;
+        }
+        while let Some(ack) = acks.join_next().await {
+            ack.unwrap().unwrap();
+        }
+        handle.write_stdin(&b"\n"[..]).await.unwrap();
+    });
+    let o = drain(&mut run).await;
+    burst.await.unwrap();
+    let text = String::from_utf8_lossy(&o.tty);
+    assert!(text.ends_with("61 161\r\n"), "the newest size, 161x61, last: {text:?}");
+    o.assert_exit(0);
+    assert_no_containers(&engine, &label).await;
+}
+
 async fn commands_that_do_not_apply_are_refused(target: Target) {
     let engine = target.engine().await;
     let s = spec(&target).command(["true"]);
@@ -146,5 +183,6 @@ on_each_engine!(
     eight_mib_both_ways_without_deadlock,
     tty_output_is_raw_and_takes_input,
     terminal_size_first_and_after_a_resize,
+    a_burst_of_resizes_leaves_the_newest_size,
     commands_that_do_not_apply_are_refused,
 );

@@ -229,6 +229,50 @@ fn a_terminal_size_is_in_the_create_from_api_1_42_and_resized_at_start() {
     assert!(matches!(m.poll_output(), Output::Pending { .. }), "no resize: the size was in the create");
 }
 
+/// Resizes go one at a time (each rides a connection of its own, and two at
+/// once could land in either order); of those asked for meanwhile, the
+/// newest goes next.
+#[test]
+fn resizes_go_one_at_a_time_and_the_newest_size_wins() {
+    let mut s = Step::running(spec().tty(true).build().unwrap());
+    let size = |cols, rows| cstream_proto_core::TtySize { cols, rows };
+    let first = "/v1.41/exec/e1/resize?h=30&w=100";
+    s.m.resize(s.now, size(100, 30)).unwrap();
+    assert_eq!(s.drain(), [format!("send POST {first}"), "event TerminalResize".into()]);
+    s.m.resize(s.now, size(120, 40)).unwrap();
+    s.m.resize(s.now, size(90, 20)).unwrap();
+    assert_eq!(s.drain(), Vec::<String>::new(), "nothing more goes while a resize is on the wire");
+    let newest = "/v1.41/exec/e1/resize?h=20&w=90";
+    assert_eq!(
+        s.answer(first, 200, b""),
+        ["ack Ok(())".into(), format!("send POST {newest}"), "event TerminalResize".into()]
+    );
+    assert_eq!(s.answer(newest, 200, b""), ["ack Ok(())", "ack Ok(())"]);
+}
+
+/// Where the create carries the size (API 1.42 on), a resize asked for
+/// while the create is out is set once the step runs, not lost.
+#[test]
+fn a_resize_before_the_step_runs_is_set_once_it_does() {
+    let headers = [("Api-Version", "1.45"), ("Server", "Docker/26.1.5")];
+    let engine = cstream_proto_core::api::EngineInfo::from_ping_headers(headers, None).unwrap();
+    let run = RunInfo { run_id: "step-3".into(), created_unix: 0, owner: None };
+    let spec = spec().tty(true).tty_size(100, 30).build().unwrap();
+    let mut m = ExecMachine::with_engine("c1", spec, run, engine, Duration::ZERO);
+    let Output::Send { id, .. } = m.poll_output() else { panic!("the create first") };
+    m.resize(Duration::ZERO, cstream_proto_core::TtySize { cols: 161, rows: 61 }).unwrap();
+    assert!(matches!(m.poll_output(), Output::Ack { result: Ok(()), .. }), "applied once the step runs");
+    let head = |id, status| Input::Head { id, status, headers: vec![] };
+    m.handle_input(Duration::ZERO, head(id, 201));
+    m.handle_input(Duration::ZERO, Input::Body { id, data: Bytes::from_static(br#"{"Id":"e1"}"#) });
+    m.handle_input(Duration::ZERO, Input::End { id });
+    let Output::Send { id, .. } = m.poll_output() else { panic!("the start next") };
+    m.handle_input(Duration::ZERO, head(id, 101));
+    assert!(matches!(m.poll_output(), Output::Event(e) if e.kind.name() == "ProcessStart"));
+    let Output::Send { request, .. } = m.poll_output() else { panic!("the newer size next") };
+    assert_eq!(request.path, "/v1.45/exec/e1/resize?h=61&w=161");
+}
+
 #[test]
 fn a_container_that_is_gone_is_a_typed_error_and_the_step_never_starts() {
     for status in [404, 409] {

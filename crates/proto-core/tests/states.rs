@@ -443,6 +443,25 @@ mod create {
         );
     }
 
+    /// Docker from API 1.42 takes the size in the create. A resize asked for
+    /// while the create is out is not in it, so it goes at start; the
+    /// machine used to count the newer size as the one applied.
+    #[test]
+    fn a_resize_while_the_create_is_out_is_applied_at_start() {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).tty_size(80, 24).build().unwrap();
+        let mut r = Run::new(spec);
+        let headers = vec![("Api-Version".to_string(), "1.45".to_string())];
+        r.input(Input::Head { id: r.id(Purpose::Ping), status: 200, headers });
+        r.end(Purpose::Ping);
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 161, rows: 61 }), Ok(CommandId(0)));
+        assert_eq!(r.drain(), s(&["ack 0 ok"]), "applied at start");
+        r.answer(Purpose::Create, 201, CREATED);
+        r.head(Purpose::Attach, 101);
+        r.head(Purpose::Wait, 200);
+        let out = r.answer(Purpose::Start, 204, b"");
+        assert!(out.contains(&"send POST /v1.45/containers/c1/resize?h=61&w=161".to_string()), "{out:?}");
+    }
+
     #[test]
     fn a_cancel_waits_for_the_answer_then_removes_what_was_made() {
         let mut r = at_create(spec());
@@ -695,6 +714,44 @@ mod running {
         let out = r.end(Purpose::Wait);
         assert!(out.contains(&"ack 0 the process has ended".to_string()), "{out:?}");
         assert_eq!(r.log.iter().filter(|l| l.starts_with("ack")).count(), 1, "{:?}", r.log);
+    }
+
+    /// Each resize goes on a connection of its own: two on the wire at once
+    /// could be applied in either order, leaving the older size. So one is
+    /// sent at a time, and of the sizes asked for meanwhile the newest goes.
+    #[test]
+    fn resizes_go_one_at_a_time_and_the_newest_size_wins() {
+        let mut r = resizing();
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 100, rows: 30 }), Ok(CommandId(1)));
+        assert_eq!(r.m.resize(r.now, TtySize { cols: 120, rows: 40 }), Ok(CommandId(2)));
+        assert_eq!(r.drain(), Vec::<String>::new(), "nothing more goes while a resize is on the wire");
+        let out = r.answer(Purpose::Resize, 200, b"");
+        let next = format!("send POST {C}/resize?h=40&w=120");
+        assert_eq!(out, vec!["ack 0 ok".into(), next, "event TerminalResize".into()]);
+        assert_eq!(r.answer(Purpose::Resize, 200, b""), s(&["ack 1 ok", "ack 2 ok"]));
+    }
+
+    #[test]
+    fn the_size_set_at_start_is_answered_before_a_callers_goes() {
+        let spec = RunSpec::builder("cstream-test:latest").tty(true).tty_size(90, 30);
+        let mut r = at_running(spec.build().unwrap());
+        assert!(r.log.contains(&format!("send POST {C}/resize?h=30&w=90")), "{:?}", r.log);
+        r.m.resize(r.now, TtySize { cols: 120, rows: 40 }).unwrap();
+        assert_eq!(r.drain(), Vec::<String>::new(), "the caller's size waits for the one on the wire");
+        let out = r.answer(Purpose::Resize, 200, b"");
+        assert_eq!(out, vec![format!("send POST {C}/resize?h=40&w=120"), "event TerminalResize".into()]);
+        assert_eq!(r.answer(Purpose::Resize, 200, b""), s(&["ack 0 ok"]));
+    }
+
+    #[test]
+    fn a_size_waiting_when_the_process_ends_is_refused_once() {
+        let mut r = resizing();
+        r.m.resize(r.now, TtySize { cols: 120, rows: 40 }).unwrap();
+        r.at(ms(5)).end(Purpose::Attach);
+        r.body(Purpose::Wait, br#"{"StatusCode":0}"#);
+        r.end(Purpose::Wait);
+        let acks: Vec<&String> = r.log.iter().filter(|l| l.starts_with("ack")).collect();
+        assert_eq!(acks, ["ack 0 the process has ended", "ack 1 the process has ended"], "{:?}", r.log);
     }
 
     #[test]

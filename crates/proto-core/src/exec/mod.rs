@@ -218,6 +218,8 @@ impl ExecMachine {
 
     /// Sets the step's terminal size; acknowledged when the engine answers,
     /// or at once before the step runs (the size is then set when it starts).
+    /// One resize is on the wire at a time, as for
+    /// [`Machine::resize`](crate::Machine::resize).
     pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
         if !self.spec.tty {
             return Err(CommandError::NoTty);
@@ -232,8 +234,8 @@ impl ExecMachine {
         let command = self.commands.take();
         match self.state {
             State::Running(_) => {
-                let id = self.send_resize(now, size);
-                self.commands.resizes.push((id, command));
+                self.commands.resizes.ask(size, Some(command));
+                self.push_resize(now);
             }
             _ => self.ack(command, Ok(())),
         }
@@ -341,9 +343,36 @@ impl ExecMachine {
                 self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
             }
         }
-        if let Some(command) = self.commands.resize_of(id) {
-            self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+        if let Some(sent) = self.commands.resizes.answered(id) {
+            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
+            for command in sent.into_iter().chain(waiting) {
+                self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+            }
         }
+    }
+
+    /// A resize of the running step ended: each command it answers is
+    /// acknowledged with what happened (the machine's own reports a failure
+    /// as the run's error), and the next size waiting goes out.
+    fn resize_answered(&mut self, now: Duration, id: crate::machine::RequestId, result: Result<(), Error>) {
+        let Some(commands) = self.commands.resizes.answered(id) else { return };
+        match (&result, commands.is_empty()) {
+            (Err(e), true) => self.error(e.clone()),
+            _ => commands.into_iter().for_each(|c| self.ack(c, result.clone().map_err(CommandFailed::Failed))),
+        }
+        self.push_resize(now);
+    }
+
+    /// Sends the size waiting, if any and none is on the wire; once the
+    /// step no longer runs, refuses it instead.
+    fn push_resize(&mut self, now: Duration) {
+        let Some(size) = self.commands.resizes.to_send() else { return };
+        if !matches!(self.state, State::Running(_)) {
+            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
+            return waiting.into_iter().for_each(|c| self.ack(c, Err(CommandFailed::Refused(CommandError::Ended))));
+        }
+        let id = self.send_resize(now, size);
+        self.commands.resizes.sent(id);
     }
 
     fn stdin_usable(&self) -> Result<(), CommandError> {

@@ -49,7 +49,8 @@ impl ExecMachine {
     }
 
     fn create(&mut self, now: Duration) {
-        self.move_to(State::Create { stop: None });
+        let sized = self.spec.tty_size.filter(|_| self.spec.tty && requests::sized_at_create(self.api()));
+        self.move_to(State::Create { stop: None, sized });
         let req = requests::create(self.api(), &self.container, &self.spec, &self.token);
         self.send(now, Call::Create, req);
     }
@@ -120,11 +121,7 @@ impl ExecMachine {
                     self.on_failure(now, id, call, Error::Protocol { phase: Phase::Exec, detail })
                 }
             },
-            (Call::Resize, Some(200..=299)) => {
-                if let Some(command) = self.commands.resize_of(id) {
-                    self.ack(command, Ok(()));
-                }
-            }
+            (Call::Resize, Some(200..=299)) => self.resize_answered(now, id, Ok(())),
             (Call::SignalCreate, Some(201 | 200)) => match serde_json::from_slice::<Created>(body) {
                 Ok(c) => {
                     let req = requests::start_detached(self.api(), &c.id);
@@ -157,10 +154,7 @@ impl ExecMachine {
                 self.error(e);
                 self.end(now, None);
             }
-            Call::Resize => match self.commands.resize_of(id) {
-                Some(command) => self.ack(command, Err(crate::machine::CommandFailed::Failed(e))),
-                None => self.error(e),
-            },
+            Call::Resize => self.resize_answered(now, id, Err(e)),
             Call::SignalCreate | Call::SignalStart => {
                 let message = match e {
                     Error::Engine { message, .. } => message,
@@ -172,19 +166,19 @@ impl ExecMachine {
     }
 
     fn created(&mut self, now: Duration, id: String) {
-        let State::Create { stop } = self.state else { return };
+        let State::Create { stop, sized } = self.state else { return };
         self.exec = Some(id.clone());
         if let Some(reason) = stop {
             return self.end_unstarted(now, reason);
         }
-        self.move_to(State::Start { stop: None });
+        self.move_to(State::Start { stop: None, sized });
         let req = requests::start(self.api(), &id, self.spec.tty);
         self.stream = Some(self.send(now, Call::Start, req));
     }
 
     /// The step's stream is up: it runs.
     fn started(&mut self, now: Duration) {
-        let State::Start { stop } = self.state else { return };
+        let State::Start { stop, sized } = self.state else { return };
         let step = Step { started_at: now, heartbeat_at: self.spec.heartbeat.map(|h| now + h), stop: None };
         let argv = self.spec.command.clone().unwrap_or_default();
         let (command, args) = match argv.split_first() {
@@ -196,9 +190,11 @@ impl ExecMachine {
         self.emit(now, EventKind::ProcessStart { command, args, process });
         self.move_to(State::Running(step));
         self.flush_stdin();
-        // Older engines get the size now; newer ones had it in the create.
-        if let Some(size) = self.spec.tty_size.filter(|_| self.spec.tty && !requests::sized_at_create(self.api())) {
-            self.send_resize(now, size);
+        // Older engines get the size now; newer ones had it in the create,
+        // unless a resize asked for since changed it.
+        if let Some(size) = self.spec.tty_size.filter(|s| self.spec.tty && sized != Some(*s)) {
+            self.commands.resizes.ask(size, None);
+            self.push_resize(now);
         }
         if let Some(reason) = stop {
             self.request_stop(now, reason);
@@ -315,7 +311,7 @@ impl ExecMachine {
                 }
                 self.end_unstarted(now, reason);
             }
-            State::Create { stop } | State::Start { stop } => {
+            State::Create { stop, .. } | State::Start { stop, .. } => {
                 stop.get_or_insert(reason);
             }
             State::Running(step) => match step.stop {

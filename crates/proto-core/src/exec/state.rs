@@ -5,7 +5,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::Error;
-use crate::event::EndReason;
+use crate::event::{EndReason, TtySize};
 
 #[derive(Debug)]
 pub(super) enum State {
@@ -15,11 +15,15 @@ pub(super) enum State {
     Create {
         /// A stop asked for meanwhile: the step will not be started.
         stop: Option<EndReason>,
+        /// The terminal size the create carried (API 1.42 on), if any.
+        sized: Option<TtySize>,
     },
     /// `POST /exec/{id}/start` (an upgrade) is out.
     Start {
         /// A stop asked for meanwhile: the step is signalled once it runs.
         stop: Option<EndReason>,
+        /// As in `Create`: a size asked for since is set once the step runs.
+        sized: Option<TtySize>,
     },
     /// The step runs: its output is read to the end of the stream.
     Running(Step),

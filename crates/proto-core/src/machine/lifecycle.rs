@@ -127,7 +127,9 @@ impl Machine {
     }
 
     fn send_create(&mut self, now: Duration, pulled: bool) {
-        self.move_to(State::Create { pulled, stop: None });
+        let console_size = self.engine.as_ref().is_some_and(EngineInfo::console_size_at_create);
+        let sized = self.spec.tty_size.filter(|_| console_size && self.spec.tty);
+        self.move_to(State::Create { pulled, stop: None, sized });
         let body = create::body(&self.spec, &self.run);
         let req = requests::create(self.api(), self.spec.name.as_deref(), body);
         let req = requests::with_platform(req, self.spec.platform.as_deref());
@@ -288,7 +290,7 @@ impl Machine {
             Purpose::Kill => {}
             Purpose::Resize => {
                 let result = if success(r.status) { Ok(()) } else { Err(failed()) };
-                if self.resize_answered(r.id, result.clone()) {
+                if self.resize_answered(now, r.id, result.clone()) {
                     return;
                 }
                 match &mut self.state {
@@ -334,7 +336,7 @@ impl Machine {
 
     /// A request failed in transport or timed out.
     pub(super) fn on_failure(&mut self, now: Duration, id: RequestId, purpose: Purpose, e: Error) {
-        if purpose == Purpose::Resize && self.resize_answered(id, Err(e.clone())) {
+        if purpose == Purpose::Resize && self.resize_answered(now, id, Err(e.clone())) {
             return;
         }
         match purpose {
@@ -400,7 +402,7 @@ impl Machine {
     // ---- create, prepare, start ----------------------------------------
 
     fn created(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
-        let State::Create { pulled, stop } = self.state else {
+        let State::Create { pulled, stop, sized } = self.state else {
             let detail = format!("a create's answer at {}", self.state.step());
             return self.error(Error::Unexpected { detail });
         };
@@ -414,11 +416,10 @@ impl Machine {
                         self.end_unstarted(now, reason);
                         return self.cleanup(now);
                     }
-                    let console_size = self.engine.as_ref().is_some_and(EngineInfo::console_size_at_create);
-                    let presize = match (self.spec.tty_size, console_size && self.spec.tty) {
+                    let presize = match sized {
                         // The create body carried it: the terminal has this size from the start.
-                        (Some(size), true) => Presize::Applied(size),
-                        _ => Presize::NotTried,
+                        Some(size) => Presize::Applied(size),
+                        None => Presize::NotTried,
                     };
                     self.move_to(State::Prepare { attach: false, wait: false, presize, ends: Ends::default() });
                     let attach = requests::attach(self.api(), self.id(), self.spec.stdin);
@@ -503,7 +504,8 @@ impl Machine {
         // Unless the size it has was set before start (a resize asked for
         // since then is applied now).
         if let Some(size) = self.spec.tty_size.filter(|s| presized != Some(*s)) {
-            self.send_resize(now, size);
+            self.commands.resizes.ask(size, None);
+            self.push_resize(now);
         }
         if let Some(reason) = stop {
             self.signal(now, reason);
@@ -621,7 +623,7 @@ impl Machine {
         self.abort_all();
         // Stdin queued for an attach that never came, and any command left.
         self.refuse_stdin();
-        for (_, command) in core::mem::take(&mut self.commands.resizes) {
+        for command in self.commands.resizes.drain().collect::<Vec<_>>() {
             self.ack(command, Err(crate::machine::CommandFailed::Refused(crate::error::CommandError::Ended)));
         }
         self.move_to(State::Done);

@@ -262,6 +262,11 @@ impl Machine {
     /// [`Output::Ack`] comes when the engine's answer to the resize is
     /// complete (`Ok` for a 2xx, else the one error saying why), or at once
     /// before the process runs: the size is then applied when it starts.
+    ///
+    /// One resize is on the wire at a time, since two could reach the
+    /// engine in either order: a size asked for meanwhile waits, a newer one
+    /// replaces it, and the commands of both are acknowledged with the result
+    /// of the one sent.
     pub fn resize(&mut self, now: Duration, size: TtySize) -> Result<CommandId, CommandError> {
         if !self.spec.tty {
             return Err(CommandError::NoTty);
@@ -276,8 +281,8 @@ impl Machine {
         let command = self.commands.take();
         match self.state {
             State::Running(_) => {
-                let id = self.send_resize(now, size);
-                self.commands.resizes.push((id, command));
+                self.commands.resizes.ask(size, Some(command));
+                self.push_resize(now);
             }
             _ => self.ack(command, Ok(())),
         }
@@ -410,8 +415,11 @@ impl Machine {
         if self.attach.id == Some(id) {
             self.refuse_stdin();
         }
-        if let Some(command) = self.commands.resize_of(id) {
-            self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+        if let Some(sent) = self.commands.resizes.answered(id) {
+            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
+            for command in sent.into_iter().chain(waiting) {
+                self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
+            }
         }
     }
 
@@ -437,12 +445,31 @@ impl Machine {
         self.ack(command, result);
     }
 
-    /// A resize the caller asked for ended: acknowledged, once, with what
-    /// happened. `false` when `id` is not one (the size set at start).
-    fn resize_answered(&mut self, id: RequestId, result: Result<(), Error>) -> bool {
-        let Some(command) = self.commands.resize_of(id) else { return false };
-        self.ack(command, result.map_err(CommandFailed::Failed));
+    /// A resize of the running process ended: each command it answers is
+    /// acknowledged, once, with what happened (the machine's own, with no
+    /// command, reports a failure as the run's error), and the next size
+    /// waiting goes out. `false` when `id` is not one (the size set before
+    /// start).
+    fn resize_answered(&mut self, now: Duration, id: RequestId, result: Result<(), Error>) -> bool {
+        let Some(commands) = self.commands.resizes.answered(id) else { return false };
+        match (&result, commands.is_empty()) {
+            (Err(e), true) => self.error(e.clone()),
+            _ => commands.into_iter().for_each(|c| self.ack(c, result.clone().map_err(CommandFailed::Failed))),
+        }
+        self.push_resize(now);
         true
+    }
+
+    /// Sends the size waiting, if any and none is on the wire; once the
+    /// process is no longer running, refuses it instead.
+    fn push_resize(&mut self, now: Duration) {
+        let Some(size) = self.commands.resizes.to_send() else { return };
+        if !matches!(self.state, State::Running(_)) || self.state.process_over() {
+            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
+            return waiting.into_iter().for_each(|c| self.ack(c, Err(CommandFailed::Refused(CommandError::Ended))));
+        }
+        let id = self.send_resize(now, size);
+        self.commands.resizes.sent(id);
     }
 
     fn stdin_usable(&self) -> Result<(), CommandError> {

@@ -26,6 +26,9 @@ pub(super) enum State {
         pulled: bool,
         /// A stop asked for while the answer is awaited: the container may exist.
         stop: Option<EndReason>,
+        /// The terminal size the create carried, if any: a resize asked for
+        /// since then is applied at start.
+        sized: Option<TtySize>,
     },
     /// Attach and wait are out; start waits for both to be registered.
     Prepare {
