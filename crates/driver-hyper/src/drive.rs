@@ -1,16 +1,19 @@
-//! One run's machine and the I/O it asks for, shared by the two places that
+//! One run's machine and the I/O it asks for, shared by the places that
 //! move it: the consumer's poll of its [`Run`](crate::Run), which reads the
-//! attach stream, and the run's task ([`task`](crate::task)), which carries
-//! out everything else (commands, short requests, timers, and the whole run
-//! once the consumer is gone).
+//! attach stream; each request's task, which hands its answer to the machine
+//! itself ([`Inbox`]); and the run's task ([`task`](crate::task)), which
+//! carries out the caller's commands, the timers, and the whole run once
+//! the consumer is gone.
 //!
-//! The output's path has no hand-off: a read of the attach socket is made
-//! by the consumer's own poll, fed to the machine, and its events handed
-//! back from that same poll. A consumer that stops polling stops the reads.
+//! Neither path has a hand-off between tasks: a read of the attach socket
+//! is made by the consumer's own poll, fed to the machine, and its events
+//! handed back from that same poll; a short request's answer is fed by the
+//! task that read it, which wakes the consumer. A consumer that stops
+//! polling stops the reads, and past [`EVENT_BUFFER`] events the answers.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -29,8 +32,8 @@ use crate::known::Known;
 use crate::pool::Pool;
 use crate::transcript::Transcript;
 
-/// Events the run's task may queue for a consumer that has not taken them;
-/// past this it stops taking answers until the consumer catches up.
+/// Events the run may queue for a consumer that has not taken them; past
+/// this no answer is taken until the consumer catches up.
 pub(crate) const EVENT_BUFFER: usize = 16;
 
 /// The smallest and largest read of the attach stream. A read that fills
@@ -42,18 +45,87 @@ const READ_MAX: usize = 128 * 1024;
 /// What both sides hold: the run, and a way to wake its task.
 pub(crate) struct Shared {
     drive: Mutex<Drive>,
-    /// Wakes the run's task: there is room for events again, the deadline
-    /// moved, or the consumer is gone.
+    /// Wakes the run's task: the deadline came sooner, the run is done, or
+    /// the consumer is gone.
     pub(crate) task: Notify,
+    /// Wakes the requests' tasks waiting to hand over an answer: there is
+    /// room for events again, or the consumer is gone.
+    pub(crate) room: Notify,
 }
 
 impl Shared {
-    pub(crate) fn new(drive: Drive) -> Arc<Shared> {
-        Arc::new(Shared { drive: Mutex::new(drive), task: Notify::new() })
+    /// Shares `drive` and sends the machine's first requests.
+    pub(crate) fn new(mut drive: Drive) -> Arc<Shared> {
+        let shared = Arc::new_cyclic(|me| {
+            drive.inbox = me.clone();
+            Shared { drive: Mutex::new(drive), task: Notify::new(), room: Notify::new() }
+        });
+        shared.lock().drain();
+        shared
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Drive> {
         self.drive.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the run's task if it sleeps past the machine's deadline, or the
+    /// run is done: otherwise it has nothing new to do.
+    pub(crate) fn wake_task_if_due(&self, d: &Drive) {
+        let sooner = d.deadline.is_some_and(|new| d.task_sleeps_until.is_none_or(|old| new < old));
+        if sooner || d.done {
+            self.task.notify_one();
+        }
+    }
+}
+
+/// Where a request's task hands the answer it reads: straight to the run's
+/// machine, under the run's lock, with no task in between. It waits while
+/// the consumer has [`EVENT_BUFFER`] events to take, so a slow consumer
+/// slows the engine's sockets.
+#[derive(Clone)]
+pub(crate) enum Inbox {
+    Run(Weak<Shared>),
+    #[cfg(test)]
+    Channel(mpsc::Sender<Arrival>),
+}
+
+/// The run is over: nobody takes answers any more.
+pub(crate) struct Closed;
+
+impl Inbox {
+    pub(crate) async fn send(&self, arrival: Arrival) -> Result<(), Closed> {
+        let shared = match self {
+            Inbox::Run(run) => run.upgrade().ok_or(Closed)?,
+            #[cfg(test)]
+            Inbox::Channel(tx) => return tx.send(arrival).await.map_err(|_| Closed),
+        };
+        loop {
+            let room = shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut d = shared.lock();
+                if d.done {
+                    return Err(Closed);
+                }
+                if d.events.len() < EVENT_BUFFER || d.detached {
+                    let upgraded = matches!(arrival, Arrival::Upgraded { .. });
+                    d.arrive(arrival);
+                    if upgraded || d.done || !d.events.is_empty() {
+                        if let Some(w) = d.consumer.take() {
+                            w.wake();
+                        }
+                    }
+                    // Detached, the task reads the attach: it must see it.
+                    if upgraded && d.detached {
+                        shared.task.notify_one();
+                    }
+                    shared.wake_task_if_due(&d);
+                    return Ok(());
+                }
+            }
+            room.await;
+        }
     }
 }
 
@@ -81,8 +153,8 @@ pub(crate) struct Drive {
     pool: Arc<Pool>,
     known: Arc<Known>,
     runtime: tokio::runtime::Handle,
-    /// Where each request's answer comes back to the run's task.
-    arrivals: mpsc::Sender<Arrival>,
+    /// This run, for its requests' tasks to hand their answers to.
+    inbox: Weak<Shared>,
     requests: HashMap<RequestId, JoinHandle<()>>,
     attach: Option<Attach>,
     /// The attach's stdin writer, once upgraded.
@@ -95,6 +167,8 @@ pub(crate) struct Drive {
     pub(crate) consumer: Option<Waker>,
     /// When the machine wants [`Machine::handle_timeout`].
     pub(crate) deadline: Option<Duration>,
+    /// The deadline the run's task sleeps until (`None`: no deadline).
+    pub(crate) task_sleeps_until: Option<Duration>,
     /// The machine is done: no more events, nothing left to do.
     pub(crate) done: bool,
     /// The consumer is gone: events are dropped, the run is torn down.
@@ -108,16 +182,15 @@ impl Drive {
         pool: Arc<Pool>,
         known: Arc<Known>,
         runtime: tokio::runtime::Handle,
-        arrivals: mpsc::Sender<Arrival>,
         transcript: Option<Transcript>,
     ) -> Drive {
-        let mut drive = Drive {
+        Drive {
             machine,
             start: Instant::now(),
             pool,
             known,
             runtime,
-            arrivals,
+            inbox: Weak::new(),
             requests: HashMap::new(),
             attach: None,
             stdin: None,
@@ -125,12 +198,11 @@ impl Drive {
             events: VecDeque::new(),
             consumer: None,
             deadline: None,
+            task_sleeps_until: None,
             done: false,
             detached: false,
             transcript,
-        };
-        drive.drain();
-        drive
+        }
     }
 
     fn now(&self) -> Duration {
@@ -269,7 +341,7 @@ impl Drive {
     }
 
     /// Acts on the machine's outputs until it is pending or done.
-    fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         loop {
             let output = self.machine.poll_output();
             if let Some(t) = &self.transcript {
@@ -283,8 +355,8 @@ impl Drive {
                         self.stdin = Some((id, tx));
                         rx
                     });
-                    let arrivals = self.arrivals.clone();
-                    let task = self.runtime.spawn(exchange(self.pool.clone(), id, request, arrivals, stdin));
+                    let inbox = Inbox::Run(self.inbox.clone());
+                    let task = self.runtime.spawn(exchange(self.pool.clone(), id, request, inbox, stdin));
                     self.requests.insert(id, task);
                 }
                 Output::Write { id, data, command } => self.stdin_op(id, command, Some(data)),

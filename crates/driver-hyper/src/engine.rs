@@ -350,12 +350,11 @@ impl Engine {
         run_id: Option<String>,
     ) -> Run {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
-        let (arrivals_tx, arrivals) = mpsc::channel(task::ARRIVAL_BUFFER);
         let (control_tx, control) = mpsc::unbounded_channel();
         let pool = self.inner.pool.clone();
-        let drive = Drive::new(machine, pool, self.inner.known.clone(), runtime.clone(), arrivals_tx, transcript);
+        let drive = Drive::new(machine, pool, self.inner.known.clone(), runtime.clone(), transcript);
         let shared = Shared::new(drive);
-        task::spawn(&runtime, shared.clone(), arrivals, control);
+        task::spawn(&runtime, shared.clone(), control);
         Run::engine(shared, control_tx, run_id)
     }
 
@@ -383,14 +382,14 @@ impl Engine {
             Error::from(SpecError::Invalid { field: "API request".into(), value: e.request, why: why.into() })
         })?;
         let work = async {
-            let mut sender = pool.checkout().await.map_err(|e| match e {
+            let mut conn = pool.checkout().await.map_err(|e| match e {
                 crate::pool::ConnectError::Io(io) => unreachable(io.to_string(), Some(io)),
                 other => unreachable(other.to_string(), None),
             })?;
-            let res = sender.send_request(request).await.map_err(|e| unreachable(describe(&e), None))?;
+            let res = conn.send(request).await.map_err(|e| unreachable(describe(&e), None))?;
             let (parts, body) = res.into_parts();
-            let body = body.collect().await.map_err(|e| unreachable(describe(&e), None))?.to_bytes();
-            pool.checkin(sender);
+            let body = conn.drive(body.collect()).await.map_err(|e| unreachable(describe(&e), None))?.to_bytes();
+            pool.checkin(conn);
             Ok((parts.status.as_u16(), parts.headers, body))
         };
         match tokio::time::timeout(CALL_TIMEOUT, work).await {

@@ -12,7 +12,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc;
 
-use crate::pool::Pool;
+use crate::drive::Inbox;
+use crate::pool::{Conn, Pool};
 
 /// Stdin for an upgraded attach: bytes to write, or `None` to close; each
 /// reported back as [`Input::Written`] for its command once done.
@@ -72,14 +73,14 @@ pub(crate) enum Arrival {
 /// An upgraded connection, as tokio reads and writes it.
 pub(crate) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 
-/// Sends `req` and reports everything about its answer on `arrivals`. Ends
-/// when the answer ends, or when `arrivals` closes (the run is over). An
-/// upgraded attach hands its read side back and goes on writing `stdin`.
+/// Sends `req` and hands everything about its answer to `arrivals`. Ends
+/// when the answer ends, or when the run is over. An upgraded attach hands
+/// its read side over and goes on writing `stdin`.
 pub(crate) async fn exchange(
     pool: Arc<Pool>,
     id: RequestId,
     req: Request,
-    arrivals: mpsc::Sender<Arrival>,
+    arrivals: Inbox,
     stdin: Option<mpsc::UnboundedReceiver<StdinOp>>,
 ) {
     let send = |input: Input| arrivals.send(Arrival::Input(input));
@@ -91,14 +92,14 @@ pub(crate) async fn exchange(
             return;
         }
     };
-    let mut sender = match pool.checkout().await {
-        Ok(s) => s,
+    let mut conn = match pool.checkout().await {
+        Ok(c) => c,
         Err(e) => {
             let _ = send(failed(format!("{}: {e}", pool.endpoint()))).await;
             return;
         }
     };
-    let res = match sender.send_request(request).await {
+    let res = match conn.send(request).await {
         Ok(res) => res,
         Err(e) => {
             let _ = send(failed(describe(&e))).await;
@@ -111,11 +112,11 @@ pub(crate) async fn exchange(
         return;
     }
     if req.kind == RequestKind::Upgrade && res.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-        return upgraded(id, res, &arrivals, stdin).await;
+        return upgraded(id, conn, res, &arrivals, stdin).await;
     }
     let mut body = res.into_body();
     loop {
-        match body.frame().await {
+        match conn.drive(body.frame()).await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if !data.is_empty() && send(Input::Body { id, data }).await.is_err() {
@@ -130,17 +131,18 @@ pub(crate) async fn exchange(
             None => break,
         }
     }
-    pool.checkin(sender);
+    pool.checkin(conn);
     let _ = send(Input::End { id }).await;
 }
 
 async fn upgraded(
     id: RequestId,
+    mut conn: Conn,
     res: http::Response<Incoming>,
-    arrivals: &mpsc::Sender<Arrival>,
+    arrivals: &Inbox,
     stdin: Option<mpsc::UnboundedReceiver<StdinOp>>,
 ) {
-    let io = match hyper::upgrade::on(res).await {
+    let io = match conn.drive(hyper::upgrade::on(res)).await {
         Ok(up) => TokioIo::new(up),
         Err(e) => {
             let message = format!("the engine answered 101 but the connection was not upgraded: {e}");
@@ -253,7 +255,7 @@ mod tests {
         let engine = Recorder::default();
         let pool = Arc::new(Pool::new(Arc::new(engine.clone())));
         let (tx, mut rx) = mpsc::channel(16);
-        exchange(pool, RequestId(7), req, tx, None).await;
+        exchange(pool, RequestId(7), req, Inbox::Channel(tx), None).await;
         let mut inputs = Vec::new();
         while let Some(a) = rx.recv().await {
             if let Arrival::Input(i) = a {

@@ -34,9 +34,19 @@ pub enum Liveness {
 
 impl Owner {
     /// This process, or `None` where `/proc` cannot say (not Linux).
+    ///
+    /// Read from `/proc` once per process (again in a forked child, whose
+    /// pid differs): every run labels its container with it.
     pub fn this_process() -> Option<Owner> {
+        static ME: std::sync::Mutex<Option<Owner>> = std::sync::Mutex::new(None);
         let pid = std::process::id();
-        Some(Owner { host: host()?, boot: boot_id()?, pid, start: start_time(pid)? })
+        let mut me = ME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(owner) = me.as_ref().filter(|o| o.pid == pid) {
+            return Some(owner.clone());
+        }
+        let owner = Owner { host: host()?, boot: boot_id()?, pid, start: start_time(pid)? };
+        *me = Some(owner.clone());
+        Some(owner)
     }
 
     /// Reads an owner label; `None` when it is not one.

@@ -300,20 +300,15 @@ fn poll_engine(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<Result<Even
     loop {
         if let Some(item) = d.events.pop_front() {
             if d.events.len() + 1 == EVENT_BUFFER {
-                shared.task.notify_one();
+                shared.room.notify_waiters();
             }
             return Poll::Ready(Some(item));
         }
         if d.done {
             return Poll::Ready(None);
         }
-        let deadline = d.deadline;
         match d.poll_read(cx) {
-            Poll::Ready(()) => {
-                if d.deadline != deadline || d.done {
-                    shared.task.notify_one();
-                }
-            }
+            Poll::Ready(()) => shared.wake_task_if_due(&d),
             Poll::Pending => {
                 if !d.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     d.consumer = Some(cx.waker().clone());
@@ -334,6 +329,7 @@ impl Drop for Run {
                 d.detach();
                 drop(d);
                 shared.task.notify_one();
+                shared.room.notify_waiters();
             }
         }
     }

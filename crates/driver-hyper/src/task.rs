@@ -1,13 +1,10 @@
 //! The task beside each run: it carries out what must go on whether or not
-//! the consumer is polling (the caller's commands, the answers to short
-//! requests, the machine's timers) and, once the consumer is gone, the whole
-//! run to its cleanup. The attach stream is read by the consumer's own poll
-//! (see [`drive`](crate::drive)); this task reads it only after that.
-//!
-//! It takes answers only while fewer than
-//! [`EVENT_BUFFER`](crate::drive::EVENT_BUFFER) events wait for the
-//! consumer, so a slow consumer slows the engine's sockets and nothing grows
-//! without bound.
+//! the consumer is polling (the caller's commands, the machine's timers)
+//! and, once the consumer is gone, reads the attach stream to the run's
+//! cleanup. The attach stream is read by the consumer's own poll (see
+//! [`drive`](crate::drive)) until then, and each short request's task hands
+//! its answer to the machine itself ([`Inbox`](crate::drive::Inbox)), so
+//! neither passes through here.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -15,11 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::control::Control;
-use crate::drive::{Drive, EVENT_BUFFER, Shared};
-use crate::exchange::Arrival;
-
-/// Answers waiting for the run's task, at most.
-pub(crate) const ARRIVAL_BUFFER: usize = 4;
+use crate::drive::{Drive, Shared};
 
 /// What a run outside a Tokio runtime panics with.
 pub(crate) const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runtime, for the task that drives it: \
@@ -29,10 +22,9 @@ pub(crate) const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runti
 pub(crate) fn spawn(
     runtime: &tokio::runtime::Handle,
     shared: Arc<Shared>,
-    arrivals: mpsc::Receiver<Arrival>,
     control: mpsc::UnboundedReceiver<Control>,
 ) {
-    runtime.spawn(run(Guard(shared), arrivals, control));
+    runtime.spawn(run(Guard(shared), control));
 }
 
 /// Removes the container if the task is dropped before its run is done
@@ -45,16 +37,17 @@ impl Drop for Guard {
     }
 }
 
-async fn run(guard: Guard, mut arrivals: mpsc::Receiver<Arrival>, mut control: mpsc::UnboundedReceiver<Control>) {
+async fn run(guard: Guard, mut control: mpsc::UnboundedReceiver<Control>) {
     let shared = &guard.0;
     let mut control_open = true;
     loop {
-        let (deadline, room, detached, start) = {
-            let d = shared.lock();
+        let (deadline, detached, start) = {
+            let mut d = shared.lock();
             if d.done {
                 break;
             }
-            (d.deadline, d.events.len() < EVENT_BUFFER, d.detached, d.start())
+            d.task_sleeps_until = d.deadline;
+            (d.deadline, d.detached, d.start())
         };
         let sleep = async {
             match deadline {
@@ -67,7 +60,6 @@ async fn run(guard: Guard, mut arrivals: mpsc::Receiver<Arrival>, mut control: m
                 Some(c) => shared.lock().command(c),
                 None => control_open = false,
             },
-            Some(a) = arrivals.recv(), if room => shared.lock().arrive(a),
             () = sleep => shared.lock().timeout(),
             () = shared.task.notified() => {}
             () = poll_fn(|cx| shared.lock().poll_read(cx)), if detached => {}
