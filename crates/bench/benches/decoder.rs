@@ -16,9 +16,9 @@
 //! - `memcpy`: each 64 KiB read copied into one reused buffer, nothing else.
 //!
 //! The `…-reads128KiB` groups do the same with reads of up to 128 KiB for
-//! every variant, the largest read of the driver's adaptive read loop
-//! (which doubles its buffer while reads fill it, so a busy stream is read
-//! 128 KiB at a time); `cstream`'s buffer is then 128 KiB, refilled the same way.
+//! every variant (the driver's adaptive read loop, which doubles its buffer
+//! while reads fill it, went up to 128 KiB until it was capped at 64 KiB
+//! for memory); `cstream`'s buffer is then 128 KiB, refilled the same way.
 //!
 //! Throughput counts the bytes of the stream, headers included.
 

@@ -40,7 +40,7 @@ pub(crate) const EVENT_BUFFER: usize = 16;
 /// its buffer doubles the next one, up to the largest; one that fills less
 /// than a quarter halves it.
 const READ_MIN: usize = 16 * 1024;
-const READ_MAX: usize = 128 * 1024;
+const READ_MAX: usize = 64 * 1024;
 
 /// What both sides hold: the run, and a way to wake its task.
 pub(crate) struct Shared {
@@ -219,7 +219,7 @@ impl Drive {
             Arrival::Input(input) => self.input(input),
             // An attach the machine gave up meanwhile is dropped with its socket.
             Arrival::Upgraded { id, reader } if self.requests.contains_key(&id) => {
-                self.attach = Some(Attach { id, reader, buf: BytesMut::new(), want: READ_MIN * 4 });
+                self.attach = Some(Attach { id, reader, buf: BytesMut::new(), want: READ_MIN * 2 });
             }
             Arrival::Upgraded { .. } => {}
         }

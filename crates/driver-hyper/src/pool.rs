@@ -43,7 +43,10 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Sends `request` and waits for its answer's head.
-    pub(crate) async fn send(&mut self, request: http::Request<Full<Bytes>>) -> hyper::Result<http::Response<Incoming>> {
+    pub(crate) async fn send(
+        &mut self,
+        request: http::Request<Full<Bytes>>,
+    ) -> hyper::Result<http::Response<Incoming>> {
         let Conn { sender, io } = self;
         drive(io, sender.send_request(request)).await
     }

@@ -19,11 +19,7 @@ pub(crate) const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runti
     start it from within the runtime (`#[tokio::main]`, `Runtime::block_on`, a task, or after `Runtime::enter`)";
 
 /// Starts the task beside `shared`'s run, on `runtime`.
-pub(crate) fn spawn(
-    runtime: &tokio::runtime::Handle,
-    shared: Arc<Shared>,
-    control: mpsc::UnboundedReceiver<Control>,
-) {
+pub(crate) fn spawn(runtime: &tokio::runtime::Handle, shared: Arc<Shared>, control: mpsc::UnboundedReceiver<Control>) {
     runtime.spawn(run(Guard(shared), control));
 }
 

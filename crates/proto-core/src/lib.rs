@@ -76,7 +76,7 @@
 //!   one lock or one thread orders the calls into the machine.
 //! - **Hand over whole reads.** Read into a buffer sized by what the socket
 //!   had last time (a read that fills it doubles the next; the hyper driver
-//!   goes from 16 to 128 KiB) and pass it as one [`Input::Body`] without
+//!   goes from 16 to 64 KiB) and pass it as one [`Input::Body`] without
 //!   copying (`BytesMut::split().freeze()`). Output events are slices of
 //!   that buffer; the decoder copies nothing unless coalescing is on.
 //! - **Ask the engine once.** [`Machine::engine`] holds what the run
