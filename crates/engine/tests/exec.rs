@@ -191,6 +191,44 @@ async fn a_step_with_a_terminal_sees_its_size_and_a_resize(target: Target) {
     assert_no_containers(&engine, &label).await;
 }
 
+/// Twelve resizes of a step asked for at once: the step ends with the
+/// newest size (one resize is on the wire at a time, the newest waiting).
+async fn a_burst_of_step_resizes_leaves_the_newest_size(target: Target) {
+    let engine = target.engine().await;
+    let label = unique_label("exec-burst");
+    let c = living(&engine, &label).await;
+    // Podman may answer before the terminal has the size: the step looks for it.
+    let script = "read x; i=0; while [ \"$(stty size)\" != '61 161' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
+    let spec = spec(&target).tty(true).stdin(true).tty_size(80, 24).command(["sh", "-c", script]).build().unwrap();
+    let mut step = c.exec_spec(spec);
+    let handle = step.handle();
+    let burst = tokio::spawn(async move {
+        let mut acks = tokio::task::JoinSet::new();
+        for n in 0..12u16 {
+            let handle = handle.clone();
+            acks.spawn(async move { handle.resize(150 + n, 50 + n).await });
+            tokio::task::yield_now().await;
+        }
+        while let Some(ack) = acks.join_next().await {
+            ack.unwrap().expect("every resize acknowledged");
+        }
+        handle.write_stdin(&b"\n"[..]).await.expect("written");
+    });
+    let mut tty = Vec::new();
+    while let Some(item) = step.next().await {
+        match item.expect("no error").kind {
+            EventKind::Output { data, .. } => tty.extend_from_slice(&data),
+            EventKind::ProcessEnd(end) => assert_eq!(end.exit_code, Some(0)),
+            _ => {}
+        }
+    }
+    burst.await.unwrap();
+    let text = String::from_utf8_lossy(&tty);
+    assert!(text.ends_with("61 161\r\n"), "the newest size, 161x61, last: {text:?}");
+    c.close().await.unwrap();
+    assert_no_containers(&engine, &label).await;
+}
+
 /// A dropped container is removed, as a dropped run's is.
 async fn a_dropped_container_is_removed(target: Target) {
     let engine = target.engine().await;
@@ -208,5 +246,6 @@ on_each_engine!(
     a_step_times_out,
     a_step_in_a_dead_container_is_a_typed_error,
     a_step_with_a_terminal_sees_its_size_and_a_resize,
+    a_burst_of_step_resizes_leaves_the_newest_size,
     a_dropped_container_is_removed,
 );

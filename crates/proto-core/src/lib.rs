@@ -74,6 +74,14 @@
 //!   nothing more. Everything else (the short requests, the wait, the
 //!   caller's commands, deadlines) is rare and can live anywhere, as long as
 //!   one lock or one thread orders the calls into the machine.
+//! - **Feed an answer from where it was read.** Each hand-off between
+//!   threads is a sleep and a wake-up, which cost more than the work. The
+//!   code that reads a short request's answer should itself feed it to the
+//!   machine (under the lock) and wake the consumer, rather than queue it
+//!   for another task; and it should drive the connection's I/O itself
+//!   while it waits, rather than leave that to a task of the connection's
+//!   own. The hyper driver's short requests went from three hand-offs to
+//!   one this way (its client CPU per run of `true` fell by about 8 %).
 //! - **Hand over whole reads.** Read into a buffer sized by what the socket
 //!   had last time (a read that fills it doubles the next; the hyper driver
 //!   goes from 16 to 64 KiB) and pass it as one [`Input::Body`] without
