@@ -119,6 +119,11 @@ impl Engine {
     /// Pings the engine: is it there, Docker or Podman, and which API
     /// version to speak. Runs started after a successful ping skip their own.
     pub async fn ping(&self) -> Result<EngineInfo, Error> {
+        // A run after the ping wants a second connection as soon as its
+        // create is answered: opened beside the ping's, it is ready by then.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.inner.pool.prewarm(&runtime);
+        }
         let (status, headers, body) = self.call_inner(requests::ping()).await?;
         let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")));
         let info = answers::ping(status, pairs, &body, self.inner.pinned).map_err(|e| self.failed(e))?;
@@ -352,6 +357,7 @@ impl Engine {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { panic!("{}", task::NO_RUNTIME) };
         let (control_tx, control) = mpsc::unbounded_channel();
         let pool = self.inner.pool.clone();
+        pool.prewarm(&runtime);
         let drive = Drive::new(machine, pool, self.inner.known.clone(), runtime.clone(), transcript);
         let shared = Shared::new(drive);
         task::spawn(&runtime, shared.clone(), control);

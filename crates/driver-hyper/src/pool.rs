@@ -10,6 +10,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
@@ -31,6 +32,8 @@ const MAX_IDLE: usize = 16;
 pub(crate) struct Pool {
     connector: Arc<dyn Connector>,
     idle: Mutex<Vec<Conn>>,
+    /// Connections being opened ahead of need ([`Pool::prewarm`]).
+    warming: AtomicUsize,
 }
 
 /// One connection: where requests go, and its I/O, driven by its user.
@@ -86,7 +89,7 @@ pub(crate) enum ConnectError {
 
 impl Pool {
     pub(crate) fn new(connector: Arc<dyn Connector>) -> Self {
-        Pool { connector, idle: Mutex::new(Vec::new()) }
+        Pool { connector, idle: Mutex::new(Vec::new()), warming: AtomicUsize::new(0) }
     }
 
     pub(crate) fn endpoint(&self) -> &str {
@@ -111,9 +114,36 @@ impl Pool {
                 return Ok(conn);
             }
         }
+        self.open().await
+    }
+
+    async fn open(&self) -> Result<Conn, ConnectError> {
         let io = self.connector.connect().await?;
         let (sender, io) = http1::handshake(TokioIo::new(io)).await?;
         Ok(Conn { sender, io: Some(Box::pin(io.with_upgrades())) })
+    }
+
+    /// Opens a connection in the background, on `runtime`, unless two are
+    /// idle or being opened. A run's attach and wait go out together once
+    /// its create is answered, and the attach keeps its connection for good,
+    /// so each run needs a new connection then, on the way to its start.
+    /// Opened while the ping and the create are out, it is ready by then
+    /// (over ssh, where each connection is an ssh process, that is most of
+    /// a second).
+    pub(crate) fn prewarm(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
+        if idle + self.warming.load(Ordering::Relaxed) >= 2 {
+            return;
+        }
+        self.warming.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        runtime.spawn(async move {
+            match pool.open().await {
+                Ok(conn) => pool.checkin(conn),
+                Err(e) => tracing::debug!("opening a connection ahead of need: {e}"),
+            }
+            pool.warming.fetch_sub(1, Ordering::Relaxed);
+        });
     }
 
     /// Returns a connection whose last answer was read to its end.
@@ -125,5 +155,62 @@ impl Pool {
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::connect::{BoxFuture, BoxIo};
+
+    /// An engine that accepts connections, counts them, and never answers.
+    struct Counting {
+        connects: Arc<AtomicUsize>,
+        /// The engine's ends, open as long as the pool.
+        ends: Mutex<Vec<tokio::io::DuplexStream>>,
+    }
+
+    impl Connector for Counting {
+        fn connect(&self) -> BoxFuture<'_, std::io::Result<BoxIo>> {
+            self.connects.fetch_add(1, Ordering::SeqCst);
+            let (client, server) = tokio::io::duplex(1024);
+            self.ends.lock().unwrap().push(server);
+            Box::pin(async { Ok(Box::new(client) as BoxIo) })
+        }
+
+        fn endpoint(&self) -> &str {
+            "test://counting"
+        }
+    }
+
+    async fn idle_after_warming(pool: &Arc<Pool>) -> usize {
+        for _ in 0..200 {
+            if pool.warming.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        pool.idle.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn prewarm_keeps_two_connections_ready_and_no_more() {
+        let connects = Arc::new(AtomicUsize::new(0));
+        let engine = Counting { connects: connects.clone(), ends: Mutex::default() };
+        let pool = Arc::new(Pool::new(Arc::new(engine)));
+        let runtime = tokio::runtime::Handle::current();
+        pool.prewarm(&runtime);
+        assert_eq!(idle_after_warming(&pool).await, 1, "one opened ahead of need");
+        pool.prewarm(&runtime);
+        assert_eq!(idle_after_warming(&pool).await, 2);
+        pool.prewarm(&runtime);
+        assert_eq!(idle_after_warming(&pool).await, 2, "two ready: nothing more opened");
+        assert_eq!(connects.load(Ordering::SeqCst), 2);
+        let conn = pool.checkout().await.unwrap();
+        assert_eq!(connects.load(Ordering::SeqCst), 2, "a request takes one opened ahead");
+        pool.checkin(conn);
     }
 }
