@@ -197,23 +197,9 @@ async fn a_burst_of_step_resizes_leaves_the_newest_size(target: Target) {
     let engine = target.engine().await;
     let label = unique_label("exec-burst");
     let c = living(&engine, &label).await;
-    // Podman may answer before the terminal has the size: the step looks for it.
-    let script = "read x; i=0; while [ \"$(stty size)\" != '61 161' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
-    let spec = spec(&target).tty(true).stdin(true).tty_size(80, 24).command(["sh", "-c", script]).build().unwrap();
-    let mut step = c.exec_spec(spec);
-    let handle = step.handle();
-    let burst = tokio::spawn(async move {
-        let mut acks = tokio::task::JoinSet::new();
-        for n in 0..12u16 {
-            let handle = handle.clone();
-            acks.spawn(async move { handle.resize(150 + n, 50 + n).await });
-            tokio::task::yield_now().await;
-        }
-        while let Some(ack) = acks.join_next().await {
-            ack.unwrap().expect("every resize acknowledged");
-        }
-        handle.write_stdin(&b"\n"[..]).await.expect("written");
-    });
+    let spec = spec(&target).tty(true).stdin(true).tty_size(80, 24);
+    let mut step = c.exec_spec(spec.command(["sh", "-c", AFTER_BURST]).build().unwrap());
+    let burst = resize_burst(step.handle());
     let mut tty = Vec::new();
     while let Some(item) = step.next().await {
         match item.expect("no error").kind {
@@ -224,7 +210,7 @@ async fn a_burst_of_step_resizes_leaves_the_newest_size(target: Target) {
     }
     burst.await.unwrap();
     let text = String::from_utf8_lossy(&tty);
-    assert!(text.ends_with("61 161\r\n"), "the newest size, 161x61, last: {text:?}");
+    assert!(text.ends_with(&format!("{BURST_LAST}\r\n")), "the newest size, 161x61, last: {text:?}");
     c.close().await.unwrap();
     assert_no_containers(&engine, &label).await;
 }

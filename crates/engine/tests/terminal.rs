@@ -138,32 +138,13 @@ async fn terminal_size_first_and_after_a_resize(target: Target) {
 async fn a_burst_of_resizes_leaves_the_newest_size(target: Target) {
     let engine = target.engine().await;
     let label = unique_label("burst");
-    // Podman's answer may come before the terminal has the size (see above).
-    let script = "read _; i=0; while [ \"$(stty size)\" != '61 161' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
-    let s = spec(&target)
-        .label("cstream.test", &label)
-        .tty(true)
-        .stdin(true)
-        .tty_size(80, 24)
-        .command(["sh", "-c", script]);
-    let mut run = engine.run(s.build().unwrap());
-    let handle = run.handle();
-    let burst = tokio::spawn(async move {
-        let mut acks = tokio::task::JoinSet::new();
-        for n in 0..12u16 {
-            let handle = handle.clone();
-            acks.spawn(async move { handle.resize(150 + n, 50 + n).await });
-            tokio::task::yield_now().await;
-        }
-        while let Some(ack) = acks.join_next().await {
-            ack.unwrap().unwrap();
-        }
-        handle.write_stdin(&b"\n"[..]).await.unwrap();
-    });
+    let s = spec(&target).label("cstream.test", &label).tty(true).stdin(true).tty_size(80, 24);
+    let mut run = engine.run(s.command(["sh", "-c", AFTER_BURST]).build().unwrap());
+    let burst = resize_burst(run.handle());
     let o = drain(&mut run).await;
     burst.await.unwrap();
     let text = String::from_utf8_lossy(&o.tty);
-    assert!(text.ends_with("61 161\r\n"), "the newest size, 161x61, last: {text:?}");
+    assert!(text.ends_with(&format!("{BURST_LAST}\r\n")), "the newest size, 161x61, last: {text:?}");
     o.assert_exit(0);
     assert_no_containers(&engine, &label).await;
 }

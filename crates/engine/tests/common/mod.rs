@@ -212,6 +212,33 @@ pub async fn until_output(run: &mut cstream_engine::Run) {
     }
 }
 
+/// The size a [`resize_burst`] ends with, as `stty size` prints it.
+pub const BURST_LAST: &str = "61 161";
+
+/// A script that waits for a line, then for the terminal to have the
+/// [`resize_burst`]'s last size (5 s at most: Podman may answer a resize
+/// before the terminal has it), then prints the size it has.
+pub const AFTER_BURST: &str =
+    "read _; i=0; while [ \"$(stty size)\" != '61 161' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
+
+/// Twelve resizes of `handle`'s run asked for at once, none awaited before
+/// the next, the last 161x61; once every one is acknowledged, a line on
+/// stdin. The task ends with it.
+pub fn resize_burst(handle: cstream_engine::RunHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut acks = tokio::task::JoinSet::new();
+        for n in 0..12u16 {
+            let handle = handle.clone();
+            acks.spawn(async move { handle.resize(150 + n, 50 + n).await });
+            tokio::task::yield_now().await;
+        }
+        while let Some(ack) = acks.join_next().await {
+            ack.unwrap().expect("every resize acknowledged");
+        }
+        handle.write_stdin(&b"\n"[..]).await.expect("written");
+    })
+}
+
 /// Makes each `async fn name(Target)` above it a test on each engine: Docker
 /// 20.10, the current Docker and Podman, over their Unix sockets.
 #[allow(unused_macros)]
