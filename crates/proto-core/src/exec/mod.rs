@@ -343,24 +343,16 @@ impl ExecMachine {
                 self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
             }
         }
-        if let Some(sent) = self.commands.resizes.answered(id) {
-            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
-            for command in sent.into_iter().chain(waiting) {
-                self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
-            }
-        }
+        self.commands.resizes.given_up(id, &mut self.out);
     }
 
     /// A resize of the running step ended: each command it answers is
     /// acknowledged with what happened (the machine's own reports a failure
     /// as the run's error), and the next size waiting goes out.
     fn resize_answered(&mut self, now: Duration, id: crate::machine::RequestId, result: Result<(), Error>) {
-        let Some(commands) = self.commands.resizes.answered(id) else { return };
-        match (&result, commands.is_empty()) {
-            (Err(e), true) => self.error(e.clone()),
-            _ => commands.into_iter().for_each(|c| self.ack(c, result.clone().map_err(CommandFailed::Failed))),
+        if self.commands.resizes.settle(id, result, &mut self.out) {
+            self.push_resize(now);
         }
-        self.push_resize(now);
     }
 
     /// Sends the size waiting, if any and none is on the wire; once the
@@ -368,8 +360,7 @@ impl ExecMachine {
     fn push_resize(&mut self, now: Duration) {
         let Some(size) = self.commands.resizes.to_send() else { return };
         if !matches!(self.state, State::Running(_)) {
-            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
-            return waiting.into_iter().for_each(|c| self.ack(c, Err(CommandFailed::Refused(CommandError::Ended))));
+            return self.commands.resizes.refuse_all(&mut self.out);
         }
         let id = self.send_resize(now, size);
         self.commands.resizes.sent(id);

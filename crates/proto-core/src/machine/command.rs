@@ -7,12 +7,13 @@
 //! its answer is complete (2xx) or has failed, and any of them, refused as
 //! [`CommandError::Ended`], when the request it rides on is given up.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::RequestId;
+use super::{Output, RequestId};
 use crate::error::{CommandError, Error};
 use crate::event::TtySize;
 
@@ -88,20 +89,40 @@ impl Resizes {
         }
     }
 
-    /// Request `id` is answered or failed: the commands it answers, or
-    /// `None` when it is not the resize on the wire.
-    pub(crate) fn answered(&mut self, id: RequestId) -> Option<Vec<CommandId>> {
-        match &self.sent {
-            Some((sent, _)) if *sent == id => self.sent.take().map(|(_, commands)| commands),
-            _ => None,
+    /// Request `id` ended with `result`: each command it answers is
+    /// acknowledged with it, and a failure of the machine's own resize (no
+    /// command) is the run's error. `false` when `id` is not the resize on
+    /// the wire; the next size waiting is then still to be sent.
+    pub(crate) fn settle(&mut self, id: RequestId, result: Result<(), Error>, out: &mut VecDeque<Output>) -> bool {
+        let commands = match &self.sent {
+            Some((sent, _)) if *sent == id => self.sent.take().map(|(_, commands)| commands).unwrap_or_default(),
+            _ => return false,
+        };
+        match (result, commands.is_empty()) {
+            (Err(e), true) => out.push_back(Output::Error(e)),
+            (result, _) => out.extend(commands.into_iter().map(|command| {
+                let result = result.clone().map_err(CommandFailed::Failed);
+                Output::Ack { command, result }
+            })),
+        }
+        true
+    }
+
+    /// Request `id` was given up: if it is the resize on the wire, its
+    /// commands and those waiting are refused.
+    pub(crate) fn given_up(&mut self, id: RequestId, out: &mut VecDeque<Output>) {
+        if self.sent.as_ref().is_some_and(|(sent, _)| *sent == id) {
+            self.refuse_all(out);
         }
     }
 
-    /// Every command not acknowledged yet, sent or waiting: the run no
-    /// longer resizes.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = CommandId> {
+    /// Every command not acknowledged yet, sent or waiting, is refused: the
+    /// run no longer resizes.
+    pub(crate) fn refuse_all(&mut self, out: &mut VecDeque<Output>) {
         let sent = self.sent.take().into_iter().flat_map(|(_, c)| c);
-        sent.chain(self.waiting.take().into_iter().flat_map(|(_, c)| c))
+        let commands = sent.chain(self.waiting.take().into_iter().flat_map(|(_, c)| c));
+        let result = || Err(CommandFailed::Refused(CommandError::Ended));
+        out.extend(commands.map(|command| Output::Ack { command, result: result() }));
     }
 }
 

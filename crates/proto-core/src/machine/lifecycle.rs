@@ -623,9 +623,7 @@ impl Machine {
         self.abort_all();
         // Stdin queued for an attach that never came, and any command left.
         self.refuse_stdin();
-        for command in self.commands.resizes.drain().collect::<Vec<_>>() {
-            self.ack(command, Err(crate::machine::CommandFailed::Refused(crate::error::CommandError::Ended)));
-        }
+        self.commands.resizes.refuse_all(&mut self.out);
         self.move_to(State::Done);
         self.run_deadline = None;
     }

@@ -415,12 +415,7 @@ impl Machine {
         if self.attach.id == Some(id) {
             self.refuse_stdin();
         }
-        if let Some(sent) = self.commands.resizes.answered(id) {
-            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
-            for command in sent.into_iter().chain(waiting) {
-                self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
-            }
-        }
+        self.commands.resizes.given_up(id, &mut self.out);
     }
 
     /// Stdin written, queued or not, that will never be: each is refused.
@@ -451,10 +446,8 @@ impl Machine {
     /// waiting goes out. `false` when `id` is not one (the size set before
     /// start).
     fn resize_answered(&mut self, now: Duration, id: RequestId, result: Result<(), Error>) -> bool {
-        let Some(commands) = self.commands.resizes.answered(id) else { return false };
-        match (&result, commands.is_empty()) {
-            (Err(e), true) => self.error(e.clone()),
-            _ => commands.into_iter().for_each(|c| self.ack(c, result.clone().map_err(CommandFailed::Failed))),
+        if !self.commands.resizes.settle(id, result, &mut self.out) {
+            return false;
         }
         self.push_resize(now);
         true
@@ -465,8 +458,7 @@ impl Machine {
     fn push_resize(&mut self, now: Duration) {
         let Some(size) = self.commands.resizes.to_send() else { return };
         if !matches!(self.state, State::Running(_)) || self.state.process_over() {
-            let waiting: alloc::vec::Vec<CommandId> = self.commands.resizes.drain().collect();
-            return waiting.into_iter().for_each(|c| self.ack(c, Err(CommandFailed::Refused(CommandError::Ended))));
+            return self.commands.resizes.refuse_all(&mut self.out);
         }
         let id = self.send_resize(now, size);
         self.commands.resizes.sent(id);
