@@ -133,8 +133,6 @@ pub struct ExecMachine {
     /// The start request, once sent: its stream is the step's stdio.
     stream: Option<crate::machine::RequestId>,
     decoder: FrameDecoder,
-    stdin: VecDeque<(CommandId, Option<Bytes>)>,
-    stdin_closed: bool,
     commands: Commands,
     coalescer: Coalescer,
     run_deadline: Option<Duration>,
@@ -169,8 +167,6 @@ impl ExecMachine {
             out: VecDeque::new(),
             exec: None,
             stream: None,
-            stdin: VecDeque::new(),
-            stdin_closed: false,
             commands: Commands::default(),
         }
     }
@@ -201,7 +197,7 @@ impl ExecMachine {
     pub fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
         let command = self.commands.take();
-        self.stdin.push_back((command, Some(data)));
+        self.commands.stdin.push(command, Some(data));
         self.flush_stdin();
         Ok(command)
     }
@@ -209,9 +205,8 @@ impl ExecMachine {
     /// Closes the step's stdin.
     pub fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
-        self.stdin_closed = true;
         let command = self.commands.take();
-        self.stdin.push_back((command, None));
+        self.commands.stdin.push(command, None);
         self.flush_stdin();
         Ok(command)
     }
@@ -247,7 +242,6 @@ impl ExecMachine {
     pub fn abandon(&mut self) -> Option<Request> {
         let _ = self.calls.drain();
         self.out.clear();
-        self.stdin.clear();
         self.commands = Commands::default();
         self.state = State::Done;
         None
@@ -337,11 +331,7 @@ impl ExecMachine {
     /// Request `id` was given up: the commands riding on it are refused.
     fn given_up(&mut self, id: crate::machine::RequestId) {
         if self.stream == Some(id) {
-            let queued = self.stdin.drain(..).map(|(c, _)| c);
-            let pending: alloc::vec::Vec<CommandId> = self.commands.writing.drain(..).chain(queued).collect();
-            for command in pending {
-                self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
-            }
+            self.commands.stdin.refuse_all(&mut self.out);
         }
         self.commands.resizes.given_up(id, &mut self.out);
     }
@@ -370,7 +360,7 @@ impl ExecMachine {
         if !self.spec.stdin {
             return Err(CommandError::StdinNotEnabled);
         }
-        if self.stdin_closed {
+        if self.commands.stdin.closed() {
             return Err(CommandError::StdinClosed);
         }
         if matches!(self.state, State::Inspect { .. } | State::Done) {
@@ -381,13 +371,7 @@ impl ExecMachine {
 
     fn flush_stdin(&mut self) {
         let Some(id) = self.stream.filter(|_| matches!(self.state, State::Running(_))) else { return };
-        while let Some((command, item)) = self.stdin.pop_front() {
-            self.commands.writing.push(command);
-            self.out.push_back(match item {
-                Some(data) => Output::Write { id, data, command },
-                None => Output::CloseWrite { id, command },
-            });
-        }
+        self.commands.stdin.flush(id, &mut self.out);
     }
 }
 

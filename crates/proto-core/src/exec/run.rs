@@ -79,14 +79,7 @@ impl ExecMachine {
                 self.on_failure(now, r.id, r.call, e)
             }
             Arrival::Written { command, result } => {
-                if !self.commands.written(command) {
-                    return;
-                }
-                let result = result.map_err(|message| {
-                    let message = format!("writing stdin: {message}");
-                    crate::machine::CommandFailed::Failed(Error::Transport { phase: Phase::Exec, message })
-                });
-                self.ack(command, result);
+                self.commands.stdin.written(command, result, Phase::Exec, &mut self.out);
             }
         }
     }

@@ -8,13 +8,16 @@
 //! [`CommandError::Ended`], when the request it rides on is given up.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Output, RequestId};
-use crate::error::{CommandError, Error};
+use bytes::Bytes;
+
+use crate::error::{CommandError, Error, Phase};
 use crate::event::TtySize;
 
 /// One command taken by the machine, to match its [`Output::Ack`](super::Output::Ack).
@@ -48,10 +51,73 @@ impl core::error::Error for CommandFailed {}
 #[derive(Debug, Default)]
 pub(crate) struct Commands {
     next: u64,
-    /// Stdin writes and closes handed to the driver, until it says they were written.
-    pub writing: Vec<CommandId>,
+    /// Stdin writes and its close.
+    pub stdin: Stdin,
     /// Resizes, one on the wire at a time.
     pub resizes: Resizes,
+}
+
+/// The caller's stdin: writes and the close, queued until the stream that
+/// carries them is up, then handed to the driver, each acknowledged once
+/// the driver says it was written, or refused if the stream is given up
+/// first.
+#[derive(Debug, Default)]
+pub(crate) struct Stdin {
+    /// Not yet handed to the driver.
+    queued: VecDeque<(CommandId, Option<Bytes>)>,
+    /// Handed to the driver, until it says they were written.
+    writing: Vec<CommandId>,
+    closed: bool,
+}
+
+impl Stdin {
+    /// Whether the close was taken: nothing more may be written.
+    pub(crate) fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Takes a write (`Some`) or the close (`None`) for `command`.
+    pub(crate) fn push(&mut self, command: CommandId, data: Option<Bytes>) {
+        self.closed |= data.is_none();
+        self.queued.push_back((command, data));
+    }
+
+    /// Hands what is queued to the driver, to write on request `id`.
+    pub(crate) fn flush(&mut self, id: RequestId, out: &mut VecDeque<Output>) {
+        for (command, data) in self.queued.drain(..) {
+            self.writing.push(command);
+            out.push_back(match data {
+                Some(data) => Output::Write { id, data, command },
+                None => Output::CloseWrite { id, command },
+            });
+        }
+    }
+
+    /// The driver wrote `command`, or failed to (`phase`: the stream's):
+    /// acknowledged, unless it was refused already.
+    pub(crate) fn written(
+        &mut self,
+        command: CommandId,
+        result: Result<(), String>,
+        phase: Phase,
+        out: &mut VecDeque<Output>,
+    ) {
+        let Some(i) = self.writing.iter().position(|c| *c == command) else { return };
+        self.writing.remove(i);
+        let result = result.map_err(|message| {
+            let message = alloc::format!("writing stdin: {message}");
+            CommandFailed::Failed(Error::Transport { phase, message })
+        });
+        out.push_back(Output::Ack { command, result });
+    }
+
+    /// Every write not acknowledged yet, handed over or queued, is refused:
+    /// the stream that would carry it is gone.
+    pub(crate) fn refuse_all(&mut self, out: &mut VecDeque<Output>) {
+        let queued = self.queued.drain(..).map(|(c, _)| c);
+        let result = || Err(CommandFailed::Refused(CommandError::Ended));
+        out.extend(self.writing.drain(..).chain(queued).map(|command| Output::Ack { command, result: result() }));
+    }
 }
 
 /// Terminal resizes, one on the wire at a time. Each request goes on a
@@ -131,12 +197,5 @@ impl Commands {
         let id = CommandId(self.next);
         self.next += 1;
         id
-    }
-
-    /// Whether `command` was being written; it no longer is.
-    pub(crate) fn written(&mut self, command: CommandId) -> bool {
-        let Some(i) = self.writing.iter().position(|c| *c == command) else { return false };
-        self.writing.remove(i);
-        true
     }
 }

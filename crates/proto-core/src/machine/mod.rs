@@ -122,13 +122,11 @@ pub(crate) use state::Retry;
 use state::{State, StopStep};
 
 /// The attach's data, from its request to the end of the run: which request
-/// it is, its frame decoder, and stdin queued until it is upgraded.
+/// it is, and its frame decoder.
 #[derive(Debug)]
 struct Attach {
     id: Option<RequestId>,
     decoder: FrameDecoder,
-    stdin: VecDeque<(CommandId, Option<Bytes>)>,
-    stdin_closed: bool,
 }
 
 /// One container run, as a state machine with no I/O.
@@ -183,12 +181,7 @@ impl Machine {
     }
 
     fn idle(spec: RunSpec, run: RunInfo, engine: Option<EngineInfo>, now: Duration) -> Self {
-        let attach = Attach {
-            id: None,
-            decoder: FrameDecoder::new(spec.limits.max_frame_hold),
-            stdin: VecDeque::new(),
-            stdin_closed: false,
-        };
+        let attach = Attach { id: None, decoder: FrameDecoder::new(spec.limits.max_frame_hold) };
         Machine {
             coalescer: Coalescer::new(spec.coalesce),
             run_deadline: spec.timeout.map(|t| now + t),
@@ -242,7 +235,7 @@ impl Machine {
     pub fn write_stdin(&mut self, data: Bytes) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
         let command = self.commands.take();
-        self.attach.stdin.push_back((command, Some(data)));
+        self.commands.stdin.push(command, Some(data));
         self.flush_stdin();
         Ok(command)
     }
@@ -251,9 +244,8 @@ impl Machine {
     /// command's id, acknowledged like a write's.
     pub fn close_stdin(&mut self) -> Result<CommandId, CommandError> {
         self.stdin_usable()?;
-        self.attach.stdin_closed = true;
         let command = self.commands.take();
-        self.attach.stdin.push_back((command, None));
+        self.commands.stdin.push(command, None);
         self.flush_stdin();
         Ok(command)
     }
@@ -307,7 +299,6 @@ impl Machine {
         };
         let _ = self.requests.drain();
         self.out.clear();
-        self.attach.stdin.clear();
         self.commands = Commands::default();
         self.move_to(State::Done);
         self.run_deadline = None;
@@ -420,24 +411,12 @@ impl Machine {
 
     /// Stdin written, queued or not, that will never be: each is refused.
     fn refuse_stdin(&mut self) {
-        let queued = self.attach.stdin.drain(..).map(|(c, _)| c);
-        let pending: alloc::vec::Vec<CommandId> = self.commands.writing.drain(..).chain(queued).collect();
-        for command in pending {
-            self.ack(command, Err(CommandFailed::Refused(CommandError::Ended)));
-        }
+        self.commands.stdin.refuse_all(&mut self.out);
     }
 
     /// The driver wrote (or failed to write) the stdin of `command`.
     fn on_written(&mut self, command: CommandId, result: Result<(), String>) {
-        if !self.commands.written(command) {
-            // Refused already, when its attach was given up.
-            return;
-        }
-        let result = result.map_err(|message| {
-            let message = alloc::format!("writing stdin: {message}");
-            CommandFailed::Failed(Error::Transport { phase: crate::error::Phase::Attach, message })
-        });
-        self.ack(command, result);
+        self.commands.stdin.written(command, result, crate::error::Phase::Attach, &mut self.out);
     }
 
     /// A resize of the running process ended: each command it answers is
@@ -468,7 +447,7 @@ impl Machine {
         if !self.spec.stdin {
             return Err(CommandError::StdinNotEnabled);
         }
-        if self.attach.stdin_closed {
+        if self.commands.stdin.closed() {
             return Err(CommandError::StdinClosed);
         }
         if self.state.exited() || self.state.process_over() {
@@ -479,12 +458,6 @@ impl Machine {
 
     fn flush_stdin(&mut self) {
         let Some(id) = self.attach.id.filter(|_| self.state.attach_ready()) else { return };
-        while let Some((command, item)) = self.attach.stdin.pop_front() {
-            self.commands.writing.push(command);
-            self.out.push_back(match item {
-                Some(data) => Output::Write { id, data, command },
-                None => Output::CloseWrite { id, command },
-            });
-        }
+        self.commands.stdin.flush(id, &mut self.out);
     }
 }
