@@ -792,6 +792,82 @@ mod running {
 mod inspect {
     use super::*;
 
+    /// A run on Podman whose wait said 3 and whose attach carried `attach`
+    /// (nothing, when empty): its inspect is out.
+    fn podman_at_inspect(attach: &[u8]) -> Run {
+        let mut r = Run::new(spec());
+        let headers = vec![("Api-Version".into(), "1.41".into()), ("Libpod-Api-Version".into(), "4.3.1".into())];
+        let ping = r.id(Purpose::Ping);
+        r.at(ms(1)).input(Input::Head { id: ping, status: 200, headers });
+        r.end(Purpose::Ping);
+        r.at(ms(2)).answer(Purpose::Create, 201, CREATED);
+        r.at(ms(3)).head(Purpose::Attach, 101);
+        r.head(Purpose::Wait, 200);
+        r.at(ms(4)).answer(Purpose::Start, 204, b"");
+        if !attach.is_empty() {
+            r.body(Purpose::Attach, attach);
+        }
+        r.at(ms(5)).end(Purpose::Attach);
+        r.body(Purpose::Wait, br#"{"StatusCode":3}"#);
+        r.end(Purpose::Wait);
+        r
+    }
+
+    const EXITED_3: &[u8] = br#"{"State":{"Status":"exited","ExitCode":3}}"#;
+
+    fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![stream, 0, 0, 0];
+        f.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        f.extend_from_slice(data);
+        f
+    }
+
+    fn output_bytes(r: &Run) -> Vec<(String, Vec<u8>)> {
+        r.outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(cstream_proto_core::Event { kind: EventKind::Output { stream, data }, .. }) => {
+                    Some((format!("{stream:?}"), data.to_vec()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Podman 4.3 can start the container before its attach is joined to
+    /// the process: the attach is upgraded, then carries nothing. Seen once
+    /// in a 1500-run soak as a run with its exit code and no output at all.
+    #[test]
+    fn on_podman_an_attach_that_carried_nothing_is_read_back_from_the_logs() {
+        let mut r = podman_at_inspect(b"");
+        let out = r.at(ms(6)).answer(Purpose::Inspect, 200, EXITED_3);
+        assert_eq!(out, vec![format!("send GET {C}/logs?stdout=1&stderr=1")], "the end waits for the logs");
+        let logs = [frame(1, b"out\n"), frame(2, b"err\n")].concat();
+        let out = r.answer(Purpose::Logs, 200, &logs);
+        let removed = format!("send DELETE {C}?force=1&v=1");
+        assert_eq!(out, vec!["event Output".into(), "event Output".into(), "event ProcessEnd".into(), removed]);
+        let want = vec![("Stdout".to_string(), b"out\n".to_vec()), ("Stderr".to_string(), b"err\n".to_vec())];
+        assert_eq!(output_bytes(&r), want);
+        assert_eq!(r.process_end().exit_code, Some(3));
+    }
+
+    #[test]
+    fn on_podman_an_attach_that_carried_output_is_not_read_again() {
+        let mut r = podman_at_inspect(&frame(1, b"out\n"));
+        let out = r.at(ms(6)).answer(Purpose::Inspect, 200, EXITED_3);
+        assert_eq!(out, vec!["event ProcessEnd".to_string(), format!("send DELETE {C}?force=1&v=1")]);
+    }
+
+    #[test]
+    fn on_podman_logs_that_cannot_be_read_say_the_output_is_unrecoverable() {
+        let mut r = podman_at_inspect(b"");
+        r.at(ms(6)).answer(Purpose::Inspect, 200, EXITED_3);
+        let out = r.answer(Purpose::Logs, 500, br#"{"message":"no logs"}"#);
+        let said = "error the output of container c1 cannot be recovered (log driver \"\"): the attach carried nothing, and the logs could not be read: no logs";
+        assert_eq!(out, vec![said.into(), "event ProcessEnd".into(), format!("send DELETE {C}?force=1&v=1")]);
+        assert_eq!(r.process_end().exit_code, Some(3));
+    }
+
     #[test]
     fn the_exit_code_ends_the_process_and_removes() {
         let mut r = at_inspect(spec());

@@ -35,6 +35,11 @@ pub enum Purpose {
     Resize,
     /// `GET /containers/{id}/json`: the final state (exit code, `OOMKilled`).
     Inspect,
+    /// `GET /containers/{id}/logs`, on Podman only, after an attach that
+    /// carried no byte at all: Podman 4.3 can start a container before its
+    /// attach is joined to the process, and the output is then read back
+    /// from the logs instead of lost.
+    Logs,
     /// `DELETE /containers/{id}`: removing the run's container.
     Remove,
     /// `GET /containers/json` by the run's label, after a create of unknown outcome.

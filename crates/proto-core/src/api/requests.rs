@@ -175,3 +175,9 @@ pub fn list_labelled(v: ApiVersion, labels: &[&str]) -> Request {
     let path = alloc::format!("/v{v}/containers/json?all=1&filters={}", encode_query(&filters.to_string()));
     request(Method::Get, path, RequestKind::Unary)
 }
+
+/// `GET /containers/{id}/logs?stdout=1&stderr=1`: what the container's
+/// process wrote, as the engine kept it, to its end (no follow).
+pub fn logs(v: ApiVersion, id: &str) -> Request {
+    request(Method::Get, alloc::format!("/v{v}/containers/{}/logs?stdout=1&stderr=1", segment(id)), RequestKind::Unary)
+}

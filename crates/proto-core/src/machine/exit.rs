@@ -19,10 +19,14 @@ use core::time::Duration;
 use super::Machine;
 use super::lifecycle::end_timing;
 use super::state::{Process, State};
+use bytes::Bytes;
+
+use crate::api::EngineKind;
 use crate::api::answers::{Exited, Inspected};
 use crate::api::requests;
+use crate::decode::FrameDecoder;
 use crate::error::Error;
-use crate::event::{EventKind, ProcessEnd};
+use crate::event::{EventKind, ProcessEnd, Stream};
 
 /// How many times a wait that answered early is asked again.
 const MAX_REWAITS: u32 = 2;
@@ -78,7 +82,10 @@ impl Machine {
                 let code = i32::try_from(code).unwrap_or(i32::MAX);
                 let (duration, reason) = end_timing(&p, now);
                 let end = ProcessEnd::from_exit_code(code, oom, duration, reason);
-                self.end_process(now, end);
+                match self.attach_carried_nothing_on_podman() {
+                    true => self.read_back(now, end),
+                    false => self.end_process(now, end),
+                }
             }
             Verdict::StillRunning => {
                 self.exit_unknown(now, &p, oom, "the container still runs after the wait answered")
@@ -91,6 +98,67 @@ impl Machine {
         self.error(Error::ExitUnknown { detail: why.into() });
         let (duration, reason) = end_timing(p, now);
         let end = ProcessEnd { exit_code: None, signal: None, oom_killed, duration, reason };
+        self.end_process(now, end);
+    }
+
+    /// Podman 4.3 can start a container before its attach is joined to the
+    /// process (a race in its compat API, fixed in Podman 5.2): the attach
+    /// is upgraded and then carries nothing, and the output would be lost
+    /// without a word. An attach that carried no byte at all is therefore
+    /// checked against the logs before the end is told (unless the spec
+    /// asked for no logs: log driver `none`).
+    fn attach_carried_nothing_on_podman(&self) -> bool {
+        let podman = self.engine.as_ref().is_some_and(|e| e.kind == EngineKind::Podman);
+        let logged = self.spec.log_driver.as_deref() != Some("none");
+        podman && logged && self.attach.carried == 0 && self.container.is_some()
+    }
+
+    /// Reads the process's output back from the logs, holding its `end`.
+    fn read_back(&mut self, now: Duration, end: ProcessEnd) {
+        self.recovering = Some(end);
+        let req = requests::logs(self.api(), self.container.as_deref().unwrap_or_default());
+        self.send(now, super::Purpose::Logs, req);
+    }
+
+    /// The logs' answer (`None`: none came, and `body` says why): what they
+    /// hold is the output the attach did not carry, then the held end.
+    pub(super) fn logs_read(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
+        let Some(end) = self.recovering.take() else {
+            let detail = format!("a logs answer at {}", self.state.step());
+            return self.error(Error::Unexpected { detail });
+        };
+        match status {
+            Some(200) if self.spec.tty => {
+                if !body.is_empty() {
+                    self.output(now, Stream::Tty, Bytes::copy_from_slice(body));
+                }
+            }
+            Some(200) => {
+                let mut decoder = FrameDecoder::new(usize::MAX);
+                let mut data = Bytes::copy_from_slice(body);
+                loop {
+                    match decoder.decode(&mut data) {
+                        Ok(Some(chunk)) => self.output(now, chunk.stream, chunk.data),
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.error(Error::Output(e));
+                            break;
+                        }
+                    }
+                }
+                if let Err(e) = decoder.finish() {
+                    self.error(Error::Output(e));
+                }
+            }
+            _ => self.error(Error::OutputUnrecoverable {
+                container: self.container.clone().unwrap_or_default(),
+                log_driver: String::new(),
+                detail: format!(
+                    "the attach carried nothing, and the logs could not be read: {}",
+                    crate::api::answers::error_message(body)
+                ),
+            }),
+        }
         self.end_process(now, end);
     }
 

@@ -35,6 +35,7 @@ pub(super) fn phase(p: Purpose) -> Phase {
         Purpose::Kill => Phase::Stop,
         Purpose::Resize => Phase::Resize,
         Purpose::Inspect => Phase::Inspect,
+        Purpose::Logs => Phase::Output,
         Purpose::Remove | Purpose::Sweep | Purpose::SweepRemove => Phase::Remove,
     }
 }
@@ -314,6 +315,7 @@ impl Machine {
                 };
                 self.judge_exit(now, inspected);
             }
+            Purpose::Logs => self.logs_read(now, r.status, &body),
             Purpose::Sweep => self.swept(now, r.status, &body),
             Purpose::SweepRemove => self.sweep_removed(now, r.status, failed()),
             Purpose::Remove => match r.status {
@@ -349,6 +351,10 @@ impl Machine {
             Purpose::Inspect => {
                 self.error(e);
                 self.judge_exit(now, None);
+            }
+            Purpose::Logs => {
+                let body = alloc::format!("{e}");
+                self.logs_read(now, None, body.as_bytes())
             }
             Purpose::Remove => self.retry_cleanup(now, e),
             Purpose::Start => self.start_failed(now, e),
@@ -542,6 +548,7 @@ impl Machine {
         if matches!(self.state, State::Start { .. }) {
             self.started(now);
         }
+        self.attach.carried += data.len() as u64;
         if self.spec.tty {
             return self.output(now, Stream::Tty, data);
         }
@@ -554,7 +561,7 @@ impl Machine {
         }
     }
 
-    fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
+    pub(super) fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
         let out = &mut self.out;
         self.coalescer.push(now, stream, data, |s, d| out.push_back(output_event(now, s, d)));
     }

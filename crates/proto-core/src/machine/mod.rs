@@ -127,6 +127,8 @@ use state::{State, StopStep};
 struct Attach {
     id: Option<RequestId>,
     decoder: FrameDecoder,
+    /// Bytes the attach carried.
+    carried: u64,
 }
 
 /// One container run, as a state machine with no I/O.
@@ -142,6 +144,9 @@ pub struct Machine {
     version_taken: bool,
     /// A 400 answer held while `GET /version` tells whether the version was refused.
     held: Option<inflight::Inflight>,
+    /// The process's end, held while its output is read back from the logs
+    /// (see [`Purpose::Logs`]).
+    recovering: Option<crate::event::ProcessEnd>,
     state: State,
     requests: Table,
     out: VecDeque<Output>,
@@ -181,7 +186,7 @@ impl Machine {
     }
 
     fn idle(spec: RunSpec, run: RunInfo, engine: Option<EngineInfo>, now: Duration) -> Self {
-        let attach = Attach { id: None, decoder: FrameDecoder::new(spec.limits.max_frame_hold) };
+        let attach = Attach { id: None, decoder: FrameDecoder::new(spec.limits.max_frame_hold), carried: 0 };
         Machine {
             coalescer: Coalescer::new(spec.coalesce),
             run_deadline: spec.timeout.map(|t| now + t),
@@ -191,6 +196,7 @@ impl Machine {
             pinned: None,
             version_taken: false,
             held: None,
+            recovering: None,
             state: State::Ping,
             requests: Table::default(),
             out: VecDeque::new(),
