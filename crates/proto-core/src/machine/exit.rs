@@ -26,7 +26,7 @@ use crate::api::answers::{Exited, Inspected};
 use crate::api::requests;
 use crate::decode::FrameDecoder;
 use crate::error::Error;
-use crate::event::{EventKind, ProcessEnd, Stream};
+use crate::event::{EventKind, ProcessEnd};
 
 /// How many times a wait that answered early is asked again.
 const MAX_REWAITS: u32 = 2;
@@ -120,43 +120,28 @@ impl Machine {
         self.send(now, super::Purpose::Logs, req);
     }
 
-    /// The logs' answer (`None`: none came, and `body` says why): what they
-    /// hold is the output the attach did not carry, then the held end.
-    pub(super) fn logs_read(&mut self, now: Duration, status: Option<u16>, body: &[u8]) {
+    /// The logs' answer, or why none could be read: what they hold is the
+    /// output the attach did not carry, then the held end.
+    pub(super) fn logs_read(&mut self, now: Duration, answer: Result<Bytes, String>) {
         let Some(end) = self.recovering.take() else {
             let detail = format!("a logs answer at {}", self.state.step());
             return self.error(Error::Unexpected { detail });
         };
-        match status {
-            Some(200) if self.spec.tty => {
-                if !body.is_empty() {
-                    self.output(now, Stream::Tty, Bytes::copy_from_slice(body));
+        match answer {
+            Ok(logs) => {
+                // The attach's decoder ended with the attach: the logs are a stream of their own.
+                self.attach.decoder = FrameDecoder::new(self.spec.limits.max_frame_hold);
+                if !logs.is_empty() {
+                    self.demux(now, logs);
+                }
+                if let Err(e) = self.attach.decoder.finish().map_err(Error::Output) {
+                    self.error(e);
                 }
             }
-            Some(200) => {
-                let mut decoder = FrameDecoder::new(usize::MAX);
-                let mut data = Bytes::copy_from_slice(body);
-                loop {
-                    match decoder.decode(&mut data) {
-                        Ok(Some(chunk)) => self.output(now, chunk.stream, chunk.data),
-                        Ok(None) => break,
-                        Err(e) => {
-                            self.error(Error::Output(e));
-                            break;
-                        }
-                    }
-                }
-                if let Err(e) = decoder.finish() {
-                    self.error(Error::Output(e));
-                }
-            }
-            _ => self.error(Error::OutputUnrecoverable {
+            Err(why) => self.error(Error::OutputUnrecoverable {
                 container: self.container.clone().unwrap_or_default(),
                 log_driver: String::new(),
-                detail: format!(
-                    "the attach carried nothing, and the logs could not be read: {}",
-                    crate::api::answers::error_message(body)
-                ),
+                detail: format!("the attach carried nothing, and the logs could not be read: {why}"),
             }),
         }
         self.end_process(now, end);

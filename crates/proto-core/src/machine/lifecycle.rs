@@ -315,7 +315,10 @@ impl Machine {
                 };
                 self.judge_exit(now, inspected);
             }
-            Purpose::Logs => self.logs_read(now, r.status, &body),
+            Purpose::Logs => match r.status {
+                Some(200) => self.logs_read(now, Ok(body)),
+                _ => self.logs_read(now, Err(error_text(&body, r.status))),
+            },
             Purpose::Sweep => self.swept(now, r.status, &body),
             Purpose::SweepRemove => self.sweep_removed(now, r.status, failed()),
             Purpose::Remove => match r.status {
@@ -352,10 +355,7 @@ impl Machine {
                 self.error(e);
                 self.judge_exit(now, None);
             }
-            Purpose::Logs => {
-                let body = alloc::format!("{e}");
-                self.logs_read(now, None, body.as_bytes())
-            }
+            Purpose::Logs => self.logs_read(now, Err(e.to_string())),
             Purpose::Remove => self.retry_cleanup(now, e),
             Purpose::Start => self.start_failed(now, e),
             Purpose::Attach | Purpose::Wait => self.prepare_failed(now, e),
@@ -544,11 +544,17 @@ impl Machine {
 
     // ---- output, exit, inspect, remove ---------------------------------
 
-    fn on_output(&mut self, now: Duration, mut data: Bytes) {
+    fn on_output(&mut self, now: Duration, data: Bytes) {
         if matches!(self.state, State::Start { .. }) {
             self.started(now);
         }
         self.attach.carried += data.len() as u64;
+        self.demux(now, data);
+    }
+
+    /// Output bytes of the process, as its attach (or its logs) carry them:
+    /// raw with a terminal, else frames through the attach's decoder.
+    pub(super) fn demux(&mut self, now: Duration, mut data: Bytes) {
         if self.spec.tty {
             return self.output(now, Stream::Tty, data);
         }
@@ -561,7 +567,7 @@ impl Machine {
         }
     }
 
-    pub(super) fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
+    fn output(&mut self, now: Duration, stream: Stream, data: Bytes) {
         let out = &mut self.out;
         self.coalescer.push(now, stream, data, |s, d| out.push_back(output_event(now, s, d)));
     }
