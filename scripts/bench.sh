@@ -8,7 +8,9 @@
 # Brings the engines and the swarm up (scripts/engines.sh up, scripts/swarm.sh up), builds
 # crates/bench in release mode, runs items 1-4 and 6 (run latency on Docker and Podman, 32 and
 # 64 runs at once, streaming throughput and client CPU, client peak RSS, client CPU per run of
-# `true`; the three clients interleaved, medians) and item 7 (runs on the three-node swarm
+# `true`; the three clients interleaved, medians), item 8 (cstream and bollard beside the
+# floor: a hand-written client that does nothing but the socket work, to show what any client
+# on Tokio spends on the same requests and bytes) and item 7 (runs on the three-node swarm
 # against one engine, cstream only; skipped when the swarm manager's socket is absent), then
 # the decoder microbenchmark (item 5, criterion), and prints every figure as Markdown tables,
 # then one table of the targets with a verdict each.
@@ -25,7 +27,7 @@ case ${1:-} in
   --quick) quick=(--quick) ;;
   '') ;;
   -h | --help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)

@@ -38,6 +38,9 @@ pub enum Client {
     Bollard,
     /// The docker CLI.
     Docker,
+    /// The least a client on Tokio can spend (see [`crate::floor`]); not in
+    /// [`Client::ALL`]: it is measured apart, by item 8.
+    Floor,
 }
 
 impl Client {
@@ -50,12 +53,17 @@ impl Client {
             Client::Ours => "cstream",
             Client::Bollard => "bollard",
             Client::Docker => "docker-cli",
+            Client::Floor => "floor",
         }
     }
 
     /// The client of that name.
     pub fn parse(s: &str) -> Res<Client> {
-        Client::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| format!("unknown client {s:?}"))
+        Client::ALL
+            .into_iter()
+            .chain([Client::Floor])
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown client {s:?}"))
     }
 }
 
@@ -128,6 +136,19 @@ impl Consumer {
         if let Some(d) = self.take(n) {
             std::thread::sleep(d);
         }
+    }
+
+    /// The output bytes taken so far.
+    #[cfg(test)]
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// What was seen, for a client that tells neither end nor removal apart
+    /// (the floor): both are now.
+    pub fn timings_now(&self) -> Timings {
+        let now = self.t0.elapsed();
+        self.timings(Some(now), now)
     }
 
     fn timings(&self, end: Option<Duration>, removed: Duration) -> Timings {

@@ -1,14 +1,14 @@
 //! cstream side by side with bollard and the docker CLI, on the real engines.
 //!
 //! ```text
-//! cstream-bench [all] [--quick] [--items 1,2,3,4,6,7] [--docker unix:///var/run/docker.sock]
+//! cstream-bench [all] [--quick] [--items 1,2,3,4,6,7,8] [--docker unix:///var/run/docker.sock]
 //!               [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
 //!               [--swarm unix:///run/cstream-swarm/node1.sock [--swarm-nodes E1,E2,..] | --no-swarm]
 //!               [--targets-out FILE]
-//! cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///... --bytes N
+//! cstream-bench stream --client cstream|bollard|docker-cli|floor --engine unix:///... --bytes N
 //!               [--log-driver none] [--stall-every BYTES --stall-ms MS]
 //!               [--flavor multi|current] [--consumer main|task] [--swarm]
-//! cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///... (--runs N | --at-once K)
+//! cstream-bench runs --client cstream|bollard|docker-cli|floor --engine unix:///... (--runs N | --at-once K)
 //!               [--swarm]
 //! cstream-bench decoder-summary DIR [--targets FILE]    (criterion's output folder)
 //! cstream-bench phases [--runs 20] [--engine unix:///...]   (where a run of `true` spends its time)
@@ -21,10 +21,13 @@
 //! time and peak RSS are the client's alone; `runs` is one client making runs
 //! of `true` in a process of its own (see [`runs`]); each prints one JSON line.
 //! With `--swarm` (cstream only), `stream` and `runs` run their jobs on the
-//! swarm `--engine` manages (item 7, see [`swarm`]).
+//! swarm `--engine` manages (item 7, see [`swarm`]). Item 8 puts cstream and
+//! bollard beside the floor, a client that does nothing but the socket work
+//! (`--client floor`, see [`floor`]).
 
 mod clients;
 mod decoder_summary;
+mod floor;
 mod runs;
 mod stats;
 mod swarm;
@@ -66,14 +69,14 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:
-  cstream-bench [all] [--quick] [--items 1,2,3,4,6,7] [--docker unix:///var/run/docker.sock]
+  cstream-bench [all] [--quick] [--items 1,2,3,4,6,7,8] [--docker unix:///var/run/docker.sock]
                 [--podman unix:///run/podman/podman.sock | --no-podman] [--image cstream-test:latest]
                 [--swarm unix:///run/cstream-swarm/node1.sock [--swarm-nodes E1,E2,..] | --no-swarm]
                 [--targets-out FILE]
-  cstream-bench stream --client cstream|bollard|docker-cli --engine unix:///PATH --bytes N
+  cstream-bench stream --client cstream|bollard|docker-cli|floor --engine unix:///PATH --bytes N
                 [--log-driver none] [--stall-every BYTES --stall-ms MS] [--image IMAGE]
                 [--flavor multi|current] [--consumer main|task] [--swarm]
-  cstream-bench runs --client cstream|bollard|docker-cli --engine unix:///PATH (--runs N | --at-once K)
+  cstream-bench runs --client cstream|bollard|docker-cli|floor --engine unix:///PATH (--runs N | --at-once K)
                 [--image IMAGE] [--swarm]
   cstream-bench decoder-summary CRITERION_DIR [--targets FILE]
   cstream-bench phases [--runs 20] [--engine unix:///var/run/docker.sock] [--image IMAGE]";
@@ -141,7 +144,7 @@ fn stream_main(args: &[String]) -> Res<()> {
             usage.maxrss_kib = t.child_hwm_kib.unwrap_or(usage.maxrss_kib);
             (t, usage)
         }
-        Client::Ours | Client::Bollard => {
+        Client::Ours | Client::Bollard | Client::Floor => {
             let rt = runtime_of(a.value("--flavor").unwrap_or("multi"))?;
             let swarm = a.flag("--swarm");
             if swarm && client != Client::Ours {
@@ -157,6 +160,11 @@ fn stream_main(args: &[String]) -> Res<()> {
                         true => clients::ours_on_swarm(&engine, &job, &mut consumer).await,
                         false => clients::ours(&engine, &job, &mut consumer).await,
                     }
+                } else if client == Client::Floor {
+                    let floor = floor::Floor::new(&endpoint)?;
+                    let mut consumer = Consumer::new(Instant::now(), stall_every, stall);
+                    floor.run(&job, &mut consumer).await?;
+                    Ok(consumer.timings_now())
                 } else {
                     let docker = clients::bollard_client(&endpoint).await?;
                     let mut consumer = Consumer::new(Instant::now(), stall_every, stall);
@@ -237,7 +245,7 @@ async fn retrying_async<T, F: std::future::Future<Output = Res<T>>>(what: &str, 
     }
 }
 
-fn run_stream_child(
+pub(crate) fn run_stream_child(
     client: Client,
     endpoint: &str,
     image: &str,
@@ -345,9 +353,10 @@ impl Plan {
     }
 }
 
-/// The three clients in round `round`'s order: rotated, so none is always first.
-fn rotated(round: usize) -> [(usize, Client); 3] {
-    let mut v = [(0, Client::Ours), (1, Client::Bollard), (2, Client::Docker)];
+/// Three clients, each with its column, in round `round`'s order: rotated,
+/// so none is always first.
+fn rotated(clients: [Client; 3], round: usize) -> [(usize, Client); 3] {
+    let mut v = [(0, clients[0]), (1, clients[1]), (2, clients[2])];
     v.rotate_left(round % 3);
     v
 }
@@ -365,7 +374,7 @@ fn all_main(args: &[String]) -> Res<()> {
     engines.extend(podman.clone().map(|p| ("Podman", p)));
     let image = a.value("--image").unwrap_or("cstream-test:latest").to_string();
     let items: Vec<u32> =
-        a.value("--items").unwrap_or("1,2,3,4,6,7").split(',').filter_map(|s| s.parse().ok()).collect();
+        a.value("--items").unwrap_or("1,2,3,4,6,7,8").split(',').filter_map(|s| s.parse().ok()).collect();
     let rt = runtime()?;
 
     println!("# cstream-bench{}", if quick { " --quick" } else { "" });
@@ -396,7 +405,7 @@ fn all_main(args: &[String]) -> Res<()> {
         let t = Instant::now();
         let mut rows = Vec::new();
         for &size in plan.burst_sizes {
-            let [wall, cpu] = runs::at_once(&docker, &image, size, plan.burst_rounds)?;
+            let [wall, cpu] = runs::at_once(Client::ALL, &docker, &image, size, plan.burst_rounds)?;
             if size == 32 {
                 let [o, b, d] = wall.medians();
                 let what = "32 runs of `true` at once, wall time ≤ 0.9× bollard's";
@@ -442,12 +451,12 @@ fn all_main(args: &[String]) -> Res<()> {
     if items.contains(&6) {
         let t = Instant::now();
         for (name, endpoint) in &engines {
-            let mut rows = vec![runs::sequential_cpu(endpoint, &image, plan.cpu_runs, plan.cpu_rounds)?];
+            let mut rows = vec![runs::sequential_cpu(Client::ALL, endpoint, &image, plan.cpu_runs, plan.cpu_rounds)?];
             let reused = if *name == "Docker" { docker_burst_cpu.take() } else { None };
             match reused {
                 Some(row) => rows.push(row),
                 None if plan.cpu_burst_rounds > 0 => {
-                    let [_, cpu] = runs::at_once(endpoint, &image, 32, plan.cpu_burst_rounds)?;
+                    let [_, cpu] = runs::at_once(Client::ALL, endpoint, &image, 32, plan.cpu_burst_rounds)?;
                     rows.push(cpu);
                 }
                 None => {}
@@ -464,6 +473,17 @@ fn all_main(args: &[String]) -> Res<()> {
             }
         }
         timed(6, t);
+    }
+    if items.contains(&8) {
+        let t = Instant::now();
+        let floor = floor::Plan {
+            runs: plan.cpu_runs,
+            rounds: plan.cpu_rounds,
+            bytes: plan.stream_bytes,
+            stream_rounds: plan.cpu_rounds,
+        };
+        floor::item(&engines, &image, &floor, &mut targets)?;
+        timed(8, t);
     }
     let mut swarm_left = 0;
     if items.contains(&7) {
@@ -526,7 +546,7 @@ fn peak_rss(docker: &str, image: &str, plan: &Plan) -> Res<Vec<Row>> {
         };
         let mut row = Row::new(what, Unit::Mib);
         for round in 0..rounds {
-            for (i, client) in rotated(round) {
+            for (i, client) in rotated(Client::ALL, round) {
                 let r =
                     retrying(client.name(), || run_stream_child(client, docker, image, bytes, "none", stall, "multi"))?;
                 row.cells[i].push(r.maxrss_mib);
@@ -569,7 +589,7 @@ async fn latency(endpoint: &str, image: &str, runs: usize) -> Res<[Row; 2]> {
     let mut removed = Row::new("call → container removed (docker CLI: `docker run --rm` exits)", Unit::Ms);
     // One untimed run each first: connections, caches.
     for round in 0..=runs {
-        for (i, client) in rotated(round) {
+        for (i, client) in rotated(Client::ALL, round) {
             let t = retrying_async(client.name(), || one_run(client, &engine, &docker, endpoint, &job)).await?;
             if round > 0 {
                 if let Some(e) = t.end {
@@ -593,6 +613,7 @@ async fn one_run(
         Client::Ours => clients::ours(engine, job, &mut Consumer::new(Instant::now(), 0, Duration::ZERO)).await,
         Client::Bollard => clients::bollard(docker, job, &mut Consumer::new(Instant::now(), 0, Duration::ZERO)).await,
         Client::Docker => clients::docker_cli_quiet(endpoint, job).await,
+        Client::Floor => Err("the floor is measured apart (item 8)".into()),
     }
 }
 
@@ -606,7 +627,7 @@ fn streaming(endpoint: &str, image: &str, bytes: u64, driver: &str, rounds: usiz
     // how much of their CPU time is hand-offs between threads.
     let mut current = Row::new("client CPU per GiB, current-thread runtime", Unit::S);
     for round in 0..rounds {
-        for (i, client) in rotated(round) {
+        for (i, client) in rotated(Client::ALL, round) {
             let r = retrying(client.name(), || run_stream_child(client, endpoint, image, bytes, driver, 0, "multi"))?;
             rate.cells[i].push(r.bytes / MIB as f64 / (r.last_byte - r.first_byte));
             whole.cells[i].push(r.removed);

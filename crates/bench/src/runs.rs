@@ -17,6 +17,7 @@ use std::time::Instant;
 use cstream_engine::Engine;
 
 use crate::clients::{self, Client, Consumer, Job, Res};
+use crate::floor::Floor;
 use crate::stats::{Row, Unit};
 use crate::sys::{self, Usage};
 use crate::{Args, retrying, rotated, runtime_of};
@@ -29,6 +30,8 @@ enum Connected {
     Cli(String),
     /// cstream, each run a job on the swarm this engine manages.
     Swarm(Engine),
+    /// The floor (see [`crate::floor`]).
+    Floor(std::sync::Arc<Floor>),
 }
 
 impl Connected {
@@ -42,6 +45,7 @@ impl Connected {
             Client::Ours => Connected::Ours(ours().await?),
             Client::Bollard => Connected::Bollard(clients::bollard_client(endpoint).await?),
             Client::Docker => Connected::Cli(endpoint.to_string()),
+            Client::Floor => Connected::Floor(std::sync::Arc::new(Floor::new(endpoint)?)),
         })
     }
 
@@ -52,6 +56,7 @@ impl Connected {
             Connected::Swarm(engine) => clients::ours_on_swarm(engine, job, &mut quiet()).await?,
             Connected::Bollard(docker) => clients::bollard(docker, job, &mut quiet()).await?,
             Connected::Cli(host) => clients::docker_cli_quiet(host, job).await?,
+            Connected::Floor(floor) => return floor.run(job, &mut quiet()).await.map(drop),
         };
         Ok(())
     }
@@ -180,13 +185,13 @@ pub fn measure_on(client: Client, endpoint: &str, image: &str, shape: Shape, swa
     Ok(Measured { wall: f("wall")?, cpu_per_run: f("cpu")? / f("runs")? })
 }
 
-/// Batches of runs at once, each client in a child of its own, the clients'
+/// Batches of runs at once, each of `clients` in a child of its own, the clients'
 /// order rotated every round: a row of wall times and one of CPU per run.
-pub fn at_once(endpoint: &str, image: &str, size: usize, rounds: usize) -> Res<[Row; 2]> {
+pub fn at_once(clients: [Client; 3], endpoint: &str, image: &str, size: usize, rounds: usize) -> Res<[Row; 2]> {
     let mut wall = Row::new(format!("wall time, {size} at once, all removed"), Unit::S);
     let mut cpu = Row::new(format!("client CPU per run, {size} at once (the batch's / {size})"), Unit::CpuMs);
     for round in 0..rounds {
-        for (i, client) in rotated(round) {
+        for (i, client) in rotated(clients, round) {
             let m = retrying(client.name(), || measure(client, endpoint, image, Shape::AtOnce(size)))?;
             wall.cells[i].push(m.wall);
             cpu.cells[i].push(m.cpu_per_run);
@@ -195,11 +200,11 @@ pub fn at_once(endpoint: &str, image: &str, size: usize, rounds: usize) -> Res<[
     Ok([wall, cpu])
 }
 
-/// Sequential runs, each client in a child of its own: CPU per run.
-pub fn sequential_cpu(endpoint: &str, image: &str, runs: usize, rounds: usize) -> Res<Row> {
+/// Sequential runs, each of `clients` in a child of its own: CPU per run.
+pub fn sequential_cpu(clients: [Client; 3], endpoint: &str, image: &str, runs: usize, rounds: usize) -> Res<Row> {
     let mut cpu = Row::new(format!("client CPU (user+sys) per run, {runs} runs one after the other"), Unit::CpuMs);
     for round in 0..rounds {
-        for (i, client) in rotated(round) {
+        for (i, client) in rotated(clients, round) {
             let m = retrying(client.name(), || measure(client, endpoint, image, Shape::Sequential(runs)))?;
             cpu.cells[i].push(m.cpu_per_run);
         }

@@ -107,7 +107,11 @@ impl Row {
     }
 
     fn ratio(&self, other: usize) -> String {
-        match (self.cells[0].median(), self.cells[other].median()) {
+        self.ratio_of(0, other)
+    }
+
+    fn ratio_of(&self, a: usize, b: usize) -> String {
+        match (self.cells[a].median(), self.cells[b].median()) {
             (Some(a), Some(b)) if b != 0.0 => format!("{:.2}×", a / b),
             _ => "–".into(),
         }
@@ -120,6 +124,20 @@ pub fn print_table(title: &str, rows: &[Row]) {
     let header = ["figure", "cstream", "bollard", "docker CLI", "cstream/bollard", "cstream/docker"].map(String::from);
     let body: Vec<[String; 6]> =
         rows.iter().map(|r| [r.what.clone(), r.cell(0), r.cell(1), r.cell(2), r.ratio(1), r.ratio(2)]).collect();
+    print_rows(&header, &body);
+}
+
+/// Prints rows whose third client is the floor (see `floor`), not the docker
+/// CLI: the medians, cstream's ratios to bollard and to the floor, and the
+/// floor's to bollard.
+pub fn print_floor_table(title: &str, rows: &[Row]) {
+    println!("\n### {title}\n");
+    let header = ["figure", "cstream", "bollard", "floor", "cstream/bollard", "cstream/floor", "floor/bollard"]
+        .map(String::from);
+    let body: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| [r.what.clone(), r.cell(0), r.cell(1), r.cell(2), r.ratio(1), r.ratio(2), r.ratio_of(2, 1)])
+        .collect();
     print_rows(&header, &body);
 }
 

@@ -84,6 +84,23 @@ impl Targets {
         self.rows.push(Target { order, what: what.into(), measured, verdict });
     }
 
+    /// What the floor (see `floor`) says of a target on a ratio to bollard's
+    /// at most `limit`: `floor` is the floor's own ratio to bollard's. A
+    /// floor above the limit means no client on this runtime can meet it.
+    pub fn bound(&mut self, order: u32, what: &str, floor: Option<f64>, limit: f64) {
+        let (measured, verdict) = match floor.filter(|v| v.is_finite()) {
+            Some(f) if f > limit => (
+                times(f),
+                format!("**beyond reach**: the floor itself is at {}, the target asks {}", times(f), times(limit)),
+            ),
+            Some(f) => {
+                (times(f), format!("within reach: the floor is at {}, the target asks {}", times(f), times(limit)))
+            }
+            None => ("–".into(), "not measured".into()),
+        };
+        self.rows.push(Target { order, what: format!("(the floor) {what}"), measured, verdict });
+    }
+
     /// Adds the rows of `other`.
     pub fn extend(&mut self, other: Targets) {
         self.rows.extend(other.rows);
@@ -165,6 +182,22 @@ mod tests {
         assert_eq!(verdict(0.9, 0.9, false), "met, by 0 %");
         assert_eq!(verdict(1.8, 0.9, false), "met, by 100 %");
         assert_eq!(verdict(0.61, 0.9, false), "**missed by 32 %** (short)");
+    }
+
+    /// The floor above a target's limit puts it beyond reach; at or below,
+    /// within reach; unmeasured, not measured.
+    #[test]
+    fn the_floor_says_whether_a_target_is_within_reach() {
+        let mut t = Targets::default();
+        t.bound(order::CPU_PER_GIB_NONE, "CPU per GiB ≤ 0.5×", Some(0.91), 0.5);
+        t.bound(order::CPU_PER_RUN, "per run ≤ 0.5×", Some(0.33), 0.5);
+        t.bound(order::PEAK_RSS, "RSS ≤ 1×", None, 1.0);
+        let table = "| target | measured | verdict |\n\
+                     | --- | --- | --- |\n\
+                     | (the floor) CPU per GiB ≤ 0.5× | 0.91× | **beyond reach**: the floor itself is at 0.91×, the target asks 0.50× |\n\
+                     | (the floor) RSS ≤ 1× | – | not measured |\n\
+                     | (the floor) per run ≤ 0.5× | 0.33× | within reach: the floor is at 0.33×, the target asks 0.50× |\n";
+        assert_eq!(t.table(), table);
     }
 
     #[test]
