@@ -31,6 +31,12 @@ fn rss_kib() -> u64 {
 /// How long a run may go without the first output its process prints at once.
 const STALL: Duration = Duration::from_secs(30);
 
+/// How long any run may take (each takes seconds): past it the run is said
+/// to be overdue and cancelled, so that an engine that stops answering (seen
+/// once: Docker 20.10 stopped reporting exits and starts for good) fails the
+/// soak in minutes rather than hanging it.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
 /// This process's Unix sockets as `ss` shows them (receive and send queues
 /// included): whether bytes wait unread on this side.
 fn sockets() -> String {
@@ -119,16 +125,26 @@ async fn main() {
                 let mut end = None;
                 let mut errors = Vec::new();
                 let mut stalled = None;
+                let mut overdue = None;
+                let began = tokio::time::Instant::now();
                 loop {
                     // A run waiting for its first output for this long has lost it
-                    // (its process prints at once): said, with what the sockets
-                    // hold, and stopped, rather than waited on for ever.
-                    let next = match cancel && len == 0 && stalled.is_none() {
-                        true => tokio::time::timeout(STALL, run.next()).await,
-                        false => Ok(run.next().await),
+                    // (its process prints at once), and one past RUN_LIMIT is
+                    // stuck: said, with what the sockets hold, and stopped,
+                    // rather than waited on for ever.
+                    let stall_at =
+                        (cancel && len == 0 && stalled.is_none()).then(|| tokio::time::Instant::now() + STALL);
+                    let limit_at = overdue.is_none().then_some(began + RUN_LIMIT);
+                    let at = [stall_at, limit_at].into_iter().flatten().min();
+                    let next = match at {
+                        Some(at) => tokio::time::timeout_at(at, run.next()).await,
+                        None => Ok(run.next().await),
                     };
                     let Ok(item) = next else {
-                        stalled = Some(sockets());
+                        match stall_at == at {
+                            true => stalled = Some(sockets()),
+                            false => overdue = Some(sockets()),
+                        }
                         run.cancel();
                         continue;
                     };
@@ -151,6 +167,9 @@ async fn main() {
                 let mut problems = Vec::new();
                 if let Some(sockets) = stalled {
                     problems.push(format!("no output after {STALL:?}; this process's sockets then:\n{sockets}"));
+                }
+                if let Some(sockets) = overdue {
+                    problems.push(format!("not ended after {RUN_LIMIT:?}; this process's sockets then:\n{sockets}"));
                 }
                 // An engine that lost the exit (Podman 4.3, rarely, under load) is
                 // reported as unknown: counted, not a failure. A made-up code would be.
