@@ -13,18 +13,6 @@ use common::*;
 
 const IMAGE_V1: &str = "127.0.0.1:5000/cstream-test:v1";
 
-/// Runs tmux with a server of the session's own (socket `NAME.sock` in the
-/// temporary directory): no other test's session ending or starting can stop it.
-fn tmux(name: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .arg("-S")
-        .arg(std::env::temp_dir().join(format!("{name}.sock")))
-        .args(args)
-        .output()
-        .expect("tmux is installed (scripts/test.sh installs it)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A tmux server and its session, killed when dropped, and then no
 /// container left with the label of its run.
 struct Session {
@@ -36,8 +24,7 @@ struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        tmux(&self.name, &["kill-server"]);
-        let _ = std::fs::remove_file(std::env::temp_dir().join(format!("{}.sock", self.name)));
+        tmux_gone(&self.name);
         let _ = std::fs::remove_file(&self.script);
         if std::thread::panicking() {
             left_behind(self.engine, &self.label);

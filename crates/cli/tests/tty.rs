@@ -4,30 +4,27 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("tmux is installed (scripts/test.sh installs it)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn wait_for(session: &str, what: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let screen = tmux(&["capture-pane", "-t", session, "-p", "-J"]);
+        let screen = tmux(session, &["capture-pane", "-t", session, "-p", "-J"]);
         if screen.contains(what) {
             return screen;
         }
-        assert!(Instant::now() < deadline, "{what:?} never appeared:\n{screen}");
+        if Instant::now() >= deadline {
+            let sessions = tmux(session, &["list-sessions"]);
+            panic!("{what:?} never appeared:\n{screen}\n(tmux's sessions: {sessions:?})");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// A tmux session, killed when dropped (a failing test too), and then no
-/// container left with the label of its run.
+/// A tmux server of its own and its session, killed when dropped (a failing
+/// test too), and then no container left with the label of its run.
 struct Session {
     name: String,
     engine: &'static str,
@@ -36,7 +33,7 @@ struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.name]);
+        tmux_gone(&self.name);
         if std::thread::panicking() {
             left_behind(self.engine, &self.label);
         }
@@ -58,7 +55,7 @@ fn interactive_terminal(engine: &'static str, sized_before_start: bool) {
     let session =
         Session { name: format!("cstream-tty-{}-{}", std::process::id(), engine.len()), engine, label: label("tty") };
     let name = session.name.as_str();
-    tmux(&["new-session", "-d", "-s", name, "-x", "90", "-y", "30", "bash --norc"]);
+    tmux(name, &["new-session", "-d", "-s", name, "-x", "90", "-y", "30", "bash --norc"]);
     let first = match sized_before_start {
         true => "",
         false => "i=0; while [ -z \"$(stty size 2>/dev/null)\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; ",
@@ -71,7 +68,7 @@ fn interactive_terminal(engine: &'static str, sized_before_start: bool) {
         env!("CARGO_BIN_EXE_cstream"),
         session.label,
     );
-    tmux(&["send-keys", "-t", name, &cmd, "Enter"]);
+    tmux(name, &["send-keys", "-t", name, &cmd, "Enter"]);
     // The process's first reading of its size: the line after the command
     // (the last line showing it: the terminal may echo it before the prompt).
     let screen = wait_for(name, "30 90");
@@ -80,12 +77,12 @@ fn interactive_terminal(engine: &'static str, sized_before_start: bool) {
     let first_reading = lines.get(command + 1).copied().unwrap_or("");
     assert_eq!(first_reading.trim(), "30 90", "the first reading of the size:\n{screen}");
     // A window size change follows the terminal to the process, which says so.
-    tmux(&["resize-window", "-t", name, "-x", "100", "-y", "40"]);
+    tmux(name, &["resize-window", "-t", name, "-x", "100", "-y", "40"]);
     let screen = wait_for(name, "40 100");
     let lines: Vec<&str> = screen.lines().collect();
     let command = lines.iter().rposition(|l| l.contains("echo got:")).expect("the command on the screen");
     assert_eq!(lines.get(command + 2).map(|l| l.trim()), Some("40 100"), "the size after the change:\n{screen}");
-    tmux(&["send-keys", "-t", name, "abc", "Enter"]);
+    tmux(name, &["send-keys", "-t", name, "abc", "Enter"]);
     let screen = wait_for(name, "rc=");
     let screen = if screen.contains("STILL-RAW") { screen } else { wait_for(name, "TERMINAL-OK") };
     assert!(screen.contains("got:abc"), "the keys reached the process:\n{screen}");

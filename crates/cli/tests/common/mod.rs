@@ -1,6 +1,6 @@
 //! What the `cstream` binary's tests share: the engines, the test image, a
-//! unique label, the engine's own list of what a test left behind, and
-//! one call to its API.
+//! unique label, the engine's own list of what a test left behind, one call
+//! to its API, and a terminal (tmux) of a test's own.
 
 #![allow(dead_code)]
 
@@ -81,4 +81,27 @@ pub fn started(args: &[&str]) -> (std::process::Child, String) {
     assert!(!id.is_empty(), "no container_create before the output");
     std::thread::spawn(move || lines.for_each(drop));
     (child, id)
+}
+
+/// Runs tmux with a server of the session's own (socket `NAME.sock` in the
+/// temporary directory): no other test's session ending or starting can stop
+/// it. Kill it with `tmux(name, &["kill-server"])` and [`tmux_gone`].
+pub fn tmux(name: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(tmux_socket(name))
+        .args(args)
+        .output()
+        .expect("tmux is installed (scripts/test.sh installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn tmux_socket(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{name}.sock"))
+}
+
+/// Kills session `name`'s own tmux server and removes its socket.
+pub fn tmux_gone(name: &str) {
+    tmux(name, &["kill-server"]);
+    let _ = std::fs::remove_file(tmux_socket(name));
 }
