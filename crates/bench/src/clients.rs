@@ -38,8 +38,9 @@ pub enum Client {
     Bollard,
     /// The docker CLI.
     Docker,
-    /// The least a client on Tokio can spend (see [`crate::floor`]); not in
-    /// [`Client::ALL`]: it is measured apart, by item 8.
+    /// A client that does nothing but a run's socket work (see
+    /// [`crate::floor`]); not in [`Client::ALL`]: it is measured apart, by
+    /// item 8.
     Floor,
 }
 

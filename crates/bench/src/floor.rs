@@ -32,12 +32,10 @@ const CLIENTS: [Client; 3] = [Client::Ours, Client::Bollard, Client::Floor];
 pub struct Plan {
     /// Runs of `true` one after the other, per child.
     pub runs: usize,
-    /// Rounds of those, and of the batches at once.
+    /// Rounds of those, of the batches at once and of the streams.
     pub rounds: usize,
     /// Bytes streamed, log driver none.
     pub bytes: u64,
-    /// Rounds of streaming.
-    pub stream_rounds: usize,
 }
 
 /// Item 8: cstream and bollard beside the floor, each in a child of its own,
@@ -59,7 +57,7 @@ pub fn item(engines: &[(&str, String)], image: &str, plan: &Plan, targets: &mut 
     rows.extend([wall, cpu]);
     let mut gib = Row::new(format!("client CPU per GiB, {} MiB, log driver none", plan.bytes / MIB), Unit::S);
     let mut rss = Row::new("client peak RSS, the same", Unit::Mib);
-    for round in 0..plan.stream_rounds {
+    for round in 0..plan.rounds {
         for (i, client) in rotated(CLIENTS, round) {
             let r =
                 retrying(client.name(), || run_stream_child(client, docker, image, plan.bytes, "none", 0, "multi"))?;

@@ -476,12 +476,7 @@ fn all_main(args: &[String]) -> Res<()> {
     }
     if items.contains(&8) {
         let t = Instant::now();
-        let floor = floor::Plan {
-            runs: plan.cpu_runs,
-            rounds: plan.cpu_rounds,
-            bytes: plan.stream_bytes,
-            stream_rounds: plan.cpu_rounds,
-        };
+        let floor = floor::Plan { runs: plan.cpu_runs, rounds: plan.cpu_rounds, bytes: plan.stream_bytes };
         floor::item(&engines, &image, &floor, &mut targets)?;
         timed(8, t);
     }
