@@ -68,13 +68,11 @@ impl Shared {
         self.drive.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes the run's task if it sleeps past the machine's deadline, or the
-    /// run is done: otherwise it has nothing new to do.
-    pub(crate) fn wake_task_if_due(&self, d: &Drive) {
-        let sooner = d.deadline.is_some_and(|new| d.task_sleeps_until.is_none_or(|old| new < old));
-        if sooner || d.done {
-            self.task.notify_one();
-        }
+    /// Wakes the run's task (see [`Drive::task_due`]). Called with the run
+    /// unlocked, as every wake is: a task woken under the lock would find it
+    /// held and sleep again on it.
+    pub(crate) fn wake_task(&self) {
+        self.task.notify_one();
     }
 }
 
@@ -111,16 +109,17 @@ impl Inbox {
                 if d.events.len() < EVENT_BUFFER || d.detached {
                     let upgraded = matches!(arrival, Arrival::Upgraded { .. });
                     d.arrive(arrival);
-                    if upgraded || d.done || !d.events.is_empty() {
-                        if let Some(w) = d.consumer.take() {
-                            w.wake();
-                        }
-                    }
+                    let consumer = (upgraded || d.done || !d.events.is_empty()).then(|| d.consumer.take()).flatten();
                     // Detached, the task reads the attach: it must see it.
-                    if upgraded && d.detached {
-                        shared.task.notify_one();
+                    let task = (upgraded && d.detached) || d.task_due();
+                    // Woken with the run unlocked, so that they do not wait on it.
+                    drop(d);
+                    if let Some(w) = consumer {
+                        w.wake();
                     }
-                    shared.wake_task_if_due(&d);
+                    if task {
+                        shared.wake_task();
+                    }
                     return Ok(());
                 }
             }
@@ -203,6 +202,13 @@ impl Drive {
             detached: false,
             transcript,
         }
+    }
+
+    /// The run's task must wake: it sleeps past the machine's deadline, or
+    /// the run is done. Otherwise it has nothing new to do.
+    pub(crate) fn task_due(&self) -> bool {
+        let sooner = self.deadline.is_some_and(|new| self.task_sleeps_until.is_none_or(|old| new < old));
+        sooner || self.done
     }
 
     fn now(&self) -> Duration {

@@ -296,27 +296,36 @@ impl Stream for Run {
 /// The next event of an engine run: one waiting, or one read from the attach
 /// stream here and now.
 fn poll_engine(shared: &Shared, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
-    let mut d = shared.lock();
-    loop {
-        if let Some(item) = d.events.pop_front() {
-            if d.events.len() + 1 == EVENT_BUFFER {
-                shared.room.notify_waiters();
+    let (mut task, mut room) = (false, false);
+    let next = {
+        let mut d = shared.lock();
+        loop {
+            if let Some(item) = d.events.pop_front() {
+                room = d.events.len() + 1 == EVENT_BUFFER;
+                break Poll::Ready(Some(item));
             }
-            return Poll::Ready(Some(item));
-        }
-        if d.done {
-            return Poll::Ready(None);
-        }
-        match d.poll_read(cx) {
-            Poll::Ready(()) => shared.wake_task_if_due(&d),
-            Poll::Pending => {
-                if !d.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    d.consumer = Some(cx.waker().clone());
+            if d.done {
+                break Poll::Ready(None);
+            }
+            match d.poll_read(cx) {
+                Poll::Ready(()) => task |= d.task_due(),
+                Poll::Pending => {
+                    if !d.consumer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        d.consumer = Some(cx.waker().clone());
+                    }
+                    break Poll::Pending;
                 }
-                return Poll::Pending;
             }
         }
+    };
+    // Woken with the run unlocked, so that they do not wait on it.
+    if task {
+        shared.wake_task();
     }
+    if room {
+        shared.room.notify_waiters();
+    }
+    next
 }
 
 /// Dropping an engine run mid-way kills its process at once and leaves the

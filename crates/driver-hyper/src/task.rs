@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::control::Control;
-use crate::drive::{Drive, Shared};
+use crate::drive::Shared;
 
 /// What a run outside a Tokio runtime panics with.
 pub(crate) const NO_RUNTIME: &str = "cstream: starting a run needs a Tokio runtime, for the task that drives it: \
@@ -60,13 +60,11 @@ async fn run(guard: Guard, mut control: mpsc::UnboundedReceiver<Control>) {
             () = shared.task.notified() => {}
             () = poll_fn(|cx| shared.lock().poll_read(cx)), if detached => {}
         }
-        wake_consumer(&mut shared.lock());
-    }
-}
-
-/// Wakes a waiting consumer: there may be events, an attach to read, or the end.
-fn wake_consumer(d: &mut Drive) {
-    if let Some(w) = d.consumer.take() {
-        w.wake();
+        // A waiting consumer may have events, an attach to read, or the
+        // end. Woken with the run unlocked, so that it does not wait on it.
+        let consumer = shared.lock().consumer.take();
+        if let Some(w) = consumer {
+            w.wake();
+        }
     }
 }
