@@ -72,6 +72,7 @@ mod known;
 mod output;
 mod owner;
 mod pool;
+mod relay;
 mod resume;
 mod run;
 mod task;

@@ -21,6 +21,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use crate::connect::Connector;
+use crate::relay::Relay;
 
 type Sender = SendRequest<Full<Bytes>>;
 /// The connection's I/O (hyper's connection, which carries upgrades; its type has no name).
@@ -39,9 +40,15 @@ pub(crate) struct Pool {
 /// One connection: where requests go, and its I/O, driven by its user.
 pub(crate) struct Conn {
     sender: Sender,
+    io: Driven,
+}
+
+/// A connection's I/O, and the waker it and its request are polled with.
+struct Driven {
     /// `None` once the connection ended: closed, failed, or upgraded (its
     /// socket then belongs to the upgrade).
-    io: Option<Io>,
+    conn: Option<Io>,
+    relay: Relay,
 }
 
 impl Conn {
@@ -51,31 +58,36 @@ impl Conn {
         request: http::Request<Full<Bytes>>,
     ) -> hyper::Result<http::Response<Incoming>> {
         let Conn { sender, io } = self;
-        drive(io, sender.send_request(request)).await
+        io.drive(sender.send_request(request)).await
     }
 
     /// Waits for `work` (reading the answer's body, or its upgrade) while
     /// driving the connection.
     pub(crate) async fn drive<F: Future>(&mut self, work: F) -> F::Output {
-        drive(&mut self.io, work).await
+        self.io.drive(work).await
     }
 }
 
-/// Polls the connection's I/O, then `work`, until `work` is done.
-async fn drive<F: Future>(io: &mut Option<Io>, work: F) -> F::Output {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if let Some(conn) = io
-            && let Poll::Ready(ended) = conn.as_mut().poll(cx)
-        {
-            if let Err(e) = ended {
-                tracing::debug!("engine connection ended: {e}");
-            }
-            *io = None;
-        }
-        work.as_mut().poll(cx)
-    })
-    .await
+impl Driven {
+    /// Polls the connection's I/O, then `work`, until `work` is done.
+    async fn drive<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = pin!(work);
+        let Driven { conn, relay } = self;
+        poll_fn(|cx| {
+            relay.poll(cx, |cx| {
+                if let Some(io) = conn
+                    && let Poll::Ready(ended) = io.as_mut().poll(cx)
+                {
+                    if let Err(e) = ended {
+                        tracing::debug!("engine connection ended: {e}");
+                    }
+                    *conn = None;
+                }
+                work.as_mut().poll(cx)
+            })
+        })
+        .await
+    }
 }
 
 /// Why a connection could not be had.
@@ -110,7 +122,7 @@ impl Pool {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some(mut conn) = idle else { break };
             let Conn { sender, io } = &mut conn;
-            if drive(io, poll_fn(|cx| sender.poll_ready(cx))).await.is_ok() {
+            if io.drive(poll_fn(|cx| sender.poll_ready(cx))).await.is_ok() {
                 return Ok(conn);
             }
         }
@@ -120,7 +132,7 @@ impl Pool {
     async fn open(&self) -> Result<Conn, ConnectError> {
         let io = self.connector.connect().await?;
         let (sender, io) = http1::handshake(TokioIo::new(io)).await?;
-        Ok(Conn { sender, io: Some(Box::pin(io.with_upgrades())) })
+        Ok(Conn { sender, io: Driven { conn: Some(Box::pin(io.with_upgrades())), relay: Relay::new() } })
     }
 
     /// Opens a connection in the background, on `runtime`, unless two are
@@ -148,7 +160,7 @@ impl Pool {
 
     /// Returns a connection whose last answer was read to its end.
     pub(crate) fn checkin(&self, conn: Conn) {
-        if conn.io.is_none() || conn.sender.is_closed() {
+        if conn.io.conn.is_none() || conn.sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -183,6 +195,70 @@ mod tests {
 
         fn endpoint(&self) -> &str {
             "test://counting"
+        }
+    }
+
+    /// An engine whose ends are left to the test to answer from.
+    #[derive(Default)]
+    struct ByHand {
+        ends: Mutex<Vec<tokio::io::DuplexStream>>,
+    }
+
+    impl Connector for ByHand {
+        fn connect(&self) -> BoxFuture<'_, std::io::Result<BoxIo>> {
+            let (client, server) = tokio::io::duplex(4096);
+            self.ends.lock().unwrap().push(server);
+            Box::pin(async { Ok(Box::new(client) as BoxIo) })
+        }
+
+        fn endpoint(&self) -> &str {
+            "test://by-hand"
+        }
+    }
+
+    /// Counts the wakes of a task.
+    struct Wakes(AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A connection and the request on it wake each other as they go, and
+    /// both are polled by the task that waits: none of those wakes may
+    /// reschedule it (on a multi-threaded runtime that wakes another worker
+    /// to steal it, for nothing). The task is woken once per request: when
+    /// the answer comes.
+    #[tokio::test]
+    async fn a_request_wakes_its_task_once_when_the_answer_comes() {
+        use http_body_util::BodyExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let engine = Arc::new(ByHand::default());
+        let pool = Pool::new(engine.clone());
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(wakes.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut conn = pool.checkout().await.unwrap();
+        let mut server = engine.ends.lock().unwrap().pop().unwrap();
+        // The same connection twice: the second request goes on a kept-alive one.
+        for round in 0..2 {
+            let request = http::Request::get("/_ping").body(Full::new(Bytes::new())).unwrap();
+            let mut answer = pin!(async {
+                let head = conn.send(request).await?;
+                conn.drive(head.into_body().collect()).await.map(|b| b.to_bytes())
+            });
+            assert!(answer.as_mut().poll(&mut cx).is_pending(), "round {round}");
+            let mut seen = Vec::new();
+            while !seen.ends_with(b"\r\n\r\n") {
+                seen.push(server.read_u8().await.unwrap());
+            }
+            assert_eq!(wakes.0.load(Ordering::SeqCst), round, "round {round}: woken before the answer");
+            server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await.unwrap();
+            let polled = answer.as_mut().poll(&mut cx);
+            assert!(matches!(&polled, Poll::Ready(Ok(body)) if body == "{}"), "round {round}: {polled:?}");
+            assert_eq!(wakes.0.load(Ordering::SeqCst), round + 1, "round {round}: woken other than by the answer");
         }
     }
 
