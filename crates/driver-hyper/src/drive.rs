@@ -222,7 +222,15 @@ impl Drive {
     /// An answer, or part of one, arrived.
     pub(crate) fn arrive(&mut self, arrival: Arrival) {
         match arrival {
-            Arrival::Input(input) => self.input(input),
+            Arrival::Input(input) => {
+                // The request's task ends once it has told this: its handle
+                // is let go, not aborted at the run's end (an abort of the
+                // task handing this over would wake it again for nothing).
+                if let Input::End { id } | Input::Failed { id, .. } = &input {
+                    self.requests.remove(id);
+                }
+                self.input(input)
+            }
             // An attach the machine gave up meanwhile is dropped with its socket.
             Arrival::Upgraded { id, reader } if self.requests.contains_key(&id) => {
                 self.attach = Some(Attach { id, reader, buf: BytesMut::new(), want: READ_MIN * 2 });
