@@ -9,7 +9,9 @@
 //!               [--log-driver none] [--stall-every BYTES --stall-ms MS]
 //!               [--flavor multi|current] [--consumer main|task] [--swarm]
 //! cstream-bench runs --client cstream|bollard|docker-cli|floor --engine unix:///... (--runs N | --at-once K)
-//!               [--swarm]
+//!               [--flavor multi|current] [--swarm]
+//! cstream-bench requests --engine unix:///... [--requests 400] [--rounds 3]
+//!               (one short request's client CPU: hyper polled in place, hyper on a task, by hand)
 //! cstream-bench decoder-summary DIR [--targets FILE]    (criterion's output folder)
 //! cstream-bench phases [--runs 20] [--engine unix:///...]   (where a run of `true` spends its time)
 //! ```
@@ -28,6 +30,7 @@
 mod clients;
 mod decoder_summary;
 mod floor;
+mod requests;
 mod runs;
 mod stats;
 mod swarm;
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("stream") => stream_main(&args[1..]),
         Some("runs") => runs::child_main(&args[1..]),
+        Some("requests") => requests::main(&args[1..]),
         Some("decoder-summary") => decoder_summary::main(&args[1..]),
         Some("phases") => phases_main(&args[1..]),
         Some("all") => all_main(&args[1..]),
@@ -77,7 +81,8 @@ const USAGE: &str = "usage:
                 [--log-driver none] [--stall-every BYTES --stall-ms MS] [--image IMAGE]
                 [--flavor multi|current] [--consumer main|task] [--swarm]
   cstream-bench runs --client cstream|bollard|docker-cli|floor --engine unix:///PATH (--runs N | --at-once K)
-                [--image IMAGE] [--swarm]
+                [--image IMAGE] [--flavor multi|current] [--swarm]
+  cstream-bench requests --engine unix:///PATH [--requests 400] [--rounds 3]
   cstream-bench decoder-summary CRITERION_DIR [--targets FILE]
   cstream-bench phases [--runs 20] [--engine unix:///var/run/docker.sock] [--image IMAGE]";
 

@@ -1,7 +1,7 @@
 //! Runs of `true` from one client in a process of its own (items 2 and 6):
 //! the wall time of a batch and the client's CPU time per run.
 //!
-//! `cstream-bench runs --client C --engine E (--runs N | --at-once K)`
+//! `cstream-bench runs --client C --engine E (--runs N | --at-once K) [--flavor multi|current]`
 //! connects once, makes one untimed warm-up run, then N runs one after the
 //! other (or K at once: K tasks on the one client object, K `docker run --rm`
 //! processes), and prints one JSON line: how many runs, their wall time, and
@@ -105,7 +105,8 @@ pub fn child_main(args: &[String]) -> Res<()> {
         log_driver: None,
     };
     let swarm = a.flag("--swarm");
-    let (wall, cpu) = runtime_of("multi")?.block_on(runs_here(client, &endpoint, &job, shape, swarm))?;
+    let flavor = a.value("--flavor").unwrap_or("multi");
+    let (wall, cpu) = runtime_of(flavor)?.block_on(runs_here(client, &endpoint, &job, shape, swarm))?;
     let line = serde_json::json!({"client": client.name(), "runs": shape.runs(), "wall": wall, "cpu": cpu});
     println!("{line}");
     Ok(())

@@ -1,0 +1,202 @@
+//! What one short request costs the client, three ways, on one kept-alive
+//! connection: hyper with its connection polled by the task that waits for
+//! the answer (as cstream's driver does), hyper with its connection on a
+//! task of its own (as bollard does), and the request's bytes written and
+//! its answer read by hand (as the floor does).
+//!
+//! `cstream-bench requests --engine unix:///PATH [--requests N] [--rounds R]`
+//! prints one JSON line per round and way: its client CPU (user + sys, this
+//! process) per request, in µs. The request is a container list filtered to
+//! nothing, so the engine answers at once and the same few bytes each time.
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::clients::Res;
+use crate::sys::Usage;
+use crate::{Args, runtime};
+
+/// A request the engine answers at once: no container has this label.
+const PATH: &str = "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22cstream.none%3D1%22%5D%7D";
+
+/// The three ways of making the requests.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    /// hyper, its connection polled by the task that waits (cstream's driver).
+    PolledHere,
+    /// hyper, its connection on a task of its own (bollard).
+    OnATask,
+    /// The bytes by hand (the floor).
+    ByHand,
+}
+
+impl Way {
+    const ALL: [Way; 3] = [Way::PolledHere, Way::OnATask, Way::ByHand];
+
+    fn name(self) -> &'static str {
+        match self {
+            Way::PolledHere => "hyper, connection polled by the waiting task",
+            Way::OnATask => "hyper, connection on its own task",
+            Way::ByHand => "by hand",
+        }
+    }
+
+    /// `n` requests on `sock`: the client CPU seconds they took.
+    async fn spend(self, sock: UnixStream, n: usize) -> Res<f64> {
+        match self {
+            Way::PolledHere => hyper_polled_here(sock, n).await,
+            Way::OnATask => hyper_on_a_task(sock, n).await,
+            Way::ByHand => by_hand(sock, n).await,
+        }
+    }
+}
+
+/// `cstream-bench requests ...`.
+pub fn main(args: &[String]) -> Res<()> {
+    let a = Args(args);
+    let endpoint = a.value("--engine").unwrap_or("unix:///var/run/docker.sock");
+    let path = endpoint.strip_prefix("unix://").ok_or(format!("requests speaks unix:// only, not {endpoint}"))?;
+    let n = a.num("--requests", 400)?.max(1) as usize;
+    let rounds = a.num("--rounds", 3)?.max(1);
+    runtime()?.block_on(async {
+        for round in 0..rounds {
+            for way in Way::ALL {
+                let sock = UnixStream::connect(path).await.map_err(|e| format!("connect {path}: {e}"))?;
+                let secs = way.spend(sock, n).await?;
+                let per_request = secs / n as f64 * 1e6;
+                let line = serde_json::json!({"round": round, "way": way.name(), "requests": n, "cpu_us_per_request": per_request});
+                println!("{line}");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn cpu() -> f64 {
+    let u = Usage::this_process();
+    u.user + u.sys
+}
+
+fn request() -> Res<http::Request<Empty<Bytes>>> {
+    http::Request::get(PATH).header(http::header::HOST, "docker").body(Empty::new()).map_err(|e| e.to_string())
+}
+
+/// hyper, its connection polled by the task that waits for each answer.
+async fn hyper_polled_here(sock: UnixStream, n: usize) -> Res<f64> {
+    let (mut sender, conn) = http1::handshake(TokioIo::new(sock)).await.map_err(|e| e.to_string())?;
+    let mut conn = pin!(conn);
+    let start = cpu();
+    for _ in 0..n {
+        let req = request()?;
+        let mut answer = pin!(async {
+            let res = sender.send_request(req).await?;
+            res.into_body().collect().await.map(|b| b.to_bytes())
+        });
+        let body = poll_fn(|cx| {
+            // The connection ends only with an error here; the answer then says so.
+            let _ = conn.as_mut().poll(cx);
+            answer.as_mut().poll(cx)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        check(&body)?;
+    }
+    Ok(cpu() - start)
+}
+
+/// hyper, its connection on a task of its own.
+async fn hyper_on_a_task(sock: UnixStream, n: usize) -> Res<f64> {
+    let (mut sender, conn) = http1::handshake(TokioIo::new(sock)).await.map_err(|e| e.to_string())?;
+    let conn = tokio::spawn(conn);
+    let start = cpu();
+    for _ in 0..n {
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let res = sender.send_request(request()?).await.map_err(|e| e.to_string())?;
+        check(&res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes())?;
+    }
+    let spent = cpu() - start;
+    conn.abort();
+    Ok(spent)
+}
+
+/// The request's bytes written, the answer read by its `Content-Length`.
+async fn by_hand(mut sock: UnixStream, n: usize) -> Res<f64> {
+    let text = format!("GET {PATH} HTTP/1.1\r\nHost: docker\r\n\r\n");
+    let mut buf = vec![0; 64 * 1024];
+    let start = cpu();
+    for _ in 0..n {
+        sock.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut got = 0;
+        loop {
+            let read = sock.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
+            if read == 0 {
+                return Err("the engine closed the connection".into());
+            }
+            got += read;
+            if let Some((head, body)) = answer_in(&buf[..got]) {
+                check(body)?;
+                if !head.starts_with("HTTP/1.1 200") {
+                    return Err(format!("the engine answered {head}"));
+                }
+                break;
+            }
+        }
+    }
+    Ok(cpu() - start)
+}
+
+/// The head and body of a whole answer in `read`, or `None` while more must come.
+fn answer_in(read: &[u8]) -> Option<(String, &[u8])> {
+    let end = read.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&read[..end]).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())?;
+    read.get(end + 4..end + 4 + length).map(|body| (head, body))
+}
+
+/// The answer is the empty list.
+fn check(body: &[u8]) -> Res<()> {
+    match body.trim_ascii() {
+        b"[]" => Ok(()),
+        other => Err(format!("expected no containers, got {}", String::from_utf8_lossy(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_whole_only_once_its_body_is_all_there() {
+        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[]\n";
+        for cut in 0..whole.len() {
+            assert!(answer_in(&whole[..cut]).is_none(), "cut at {cut}");
+        }
+        let (head, body) = answer_in(whole).expect("whole");
+        assert!(head.starts_with("HTTP/1.1 200"));
+        assert_eq!(body, b"[]\n");
+        assert!(check(body).is_ok());
+        assert!(check(b"[{\"Id\":\"x\"}]").is_err());
+    }
+
+    /// Each way makes its requests on the real Docker and gets the empty list.
+    #[test]
+    fn each_way_gets_its_answers_from_docker() {
+        let rt = runtime().unwrap();
+        rt.block_on(async {
+            for way in Way::ALL {
+                let sock = UnixStream::connect("/var/run/docker.sock").await.expect("Docker 20.10 is reachable");
+                way.spend(sock, 3).await.unwrap_or_else(|e| panic!("{}: {e}", way.name()));
+            }
+        });
+    }
+}
