@@ -82,6 +82,14 @@
 //!   while it waits, rather than leave that to a task of the connection's
 //!   own. The hyper driver's short requests went from three hand-offs to
 //!   one this way (its client CPU per run of `true` fell by about 8 %).
+//! - **Wake nobody for nothing.** Wake the consumer after letting go of the
+//!   lock, not while holding it, or it wakes only to wait on the lock. And
+//!   where one task polls a connection and the request on it, their wakes
+//!   of each other belong to that same poll: on a multi-threaded runtime a
+//!   task woken during its own poll is queued again and another thread is
+//!   woken to take it. The hyper driver polls both with a waker that turns
+//!   such a wake into another round of the poll and passes only the others
+//!   on (its client CPU per run fell by another 8 %).
 //! - **Hand over whole reads.** Read into a buffer sized by what the socket
 //!   had last time (a read that fills it doubles the next; the hyper driver
 //!   goes from 16 to 64 KiB) and pass it as one [`Input::Body`] without
