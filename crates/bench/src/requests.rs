@@ -80,8 +80,7 @@ pub fn main(args: &[String]) -> Res<()> {
 }
 
 fn cpu() -> f64 {
-    let u = Usage::this_process();
-    u.user + u.sys
+    Usage::this_process().cpu()
 }
 
 fn request() -> Res<http::Request<Empty<Bytes>>> {

@@ -147,7 +147,7 @@ async fn runs_here(client: Client, endpoint: &str, job: &Job, shape: Shape, swar
     }
     let wall = t0.elapsed().as_secs_f64();
     let after = conn.usage();
-    Ok((wall, (after.user - before.user) + (after.sys - before.sys)))
+    Ok((wall, after.cpu() - before.cpu()))
 }
 
 /// What a `runs` child reported.

@@ -19,6 +19,11 @@ impl Usage {
         usage(UsageWho::RUSAGE_SELF)
     }
 
+    /// CPU seconds, user and system together.
+    pub fn cpu(&self) -> f64 {
+        self.user + self.sys
+    }
+
     /// The children this process has waited for. Run one child, wait for it,
     /// and this is that child alone: its CPU time, its peak RSS.
     pub fn waited_children() -> Usage {

@@ -223,9 +223,9 @@ impl Drive {
     pub(crate) fn arrive(&mut self, arrival: Arrival) {
         match arrival {
             Arrival::Input(input) => {
-                // The request's task ends once it has told this: its handle
-                // is let go, not aborted at the run's end (an abort of the
-                // task handing this over would wake it again for nothing).
+                // The request's task ends once it has told this: its handle,
+                // which holds the finished task's memory, is let go now
+                // rather than kept until the run ends.
                 if let Input::End { id } | Input::Failed { id, .. } = &input {
                     self.requests.remove(id);
                 }

@@ -216,15 +216,6 @@ mod tests {
         }
     }
 
-    /// Counts the wakes of a task.
-    struct Wakes(AtomicUsize);
-
-    impl std::task::Wake for Wakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     /// A connection and the request on it wake each other as they go, and
     /// both are polled by the task that waits: none of those wakes may
     /// reschedule it (on a multi-threaded runtime that wakes another worker
@@ -237,7 +228,7 @@ mod tests {
 
         let engine = Arc::new(ByHand::default());
         let pool = Pool::new(engine.clone());
-        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let wakes = Arc::new(crate::relay::tests::Count::default());
         let waker = std::task::Waker::from(wakes.clone());
         let mut cx = std::task::Context::from_waker(&waker);
         let mut conn = pool.checkout().await.unwrap();

@@ -86,13 +86,14 @@ impl Relay {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
 
-    /// Counts the wakes of the task.
-    struct Count(AtomicUsize);
+    /// Counts the wakes of a task.
+    #[derive(Default)]
+    pub(crate) struct Count(pub(crate) AtomicUsize);
 
     impl Wake for Count {
         fn wake(self: Arc<Self>) {
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_wake_from_within_the_poll_is_another_round_and_one_from_outside_wakes_the_task() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let count = Arc::new(Count::default());
         let task = Waker::from(count.clone());
         let mut cx = Context::from_waker(&task);
         let relay = Relay::new();
