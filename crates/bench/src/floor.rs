@@ -76,7 +76,7 @@ pub fn item(engines: &[(&str, String)], image: &str, plan: &Plan, targets: &mut 
 }
 
 /// The API version every request names (Docker 20.10 and Podman 4.3 speak it).
-const VERSION: &str = "v1.41";
+pub(crate) const VERSION: &str = "v1.41";
 
 /// The floor client: the engine's socket and its idle connections.
 pub struct Floor {
@@ -165,13 +165,13 @@ fn request_text(method: &str, path: &str, body: &[u8], extra: Option<&str>) -> V
 }
 
 /// An answer: its status and body.
-struct Answer {
+pub(crate) struct Answer {
     status: u16,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn expect(self, status: u16, what: &str) -> Res<Answer> {
+    pub(crate) fn expect(self, status: u16, what: &str) -> Res<Answer> {
         match self.status == status {
             true => Ok(self),
             false => Err(format!("floor {what}: {} {}", self.status, String::from_utf8_lossy(&self.body))),
@@ -188,18 +188,18 @@ impl Answer {
 }
 
 /// A connection and the bytes read beyond the last answer.
-struct Conn {
+pub(crate) struct Conn {
     sock: UnixStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    async fn open(path: &str) -> Res<Conn> {
+    pub(crate) async fn open(path: &str) -> Res<Conn> {
         let sock = UnixStream::connect(path).await.map_err(|e| format!("floor connect {path}: {e}"))?;
         Ok(Conn { sock, buf: Vec::with_capacity(4096) })
     }
 
-    async fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Res<Answer> {
+    pub(crate) async fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Res<Answer> {
         let head = self.send(&request_text(method, path, body, None)).await?;
         let body = match head.status {
             101 | 204 | 304 => Vec::new(),

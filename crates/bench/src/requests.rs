@@ -1,8 +1,8 @@
 //! What one short request costs the client, three ways, on one kept-alive
 //! connection: hyper with its connection polled by the task that waits for
 //! the answer (as cstream's driver does), hyper with its connection on a
-//! task of its own (as bollard does), and the request's bytes written and
-//! its answer read by hand (as the floor does).
+//! task of its own (as bollard does), and the floor's own connection
+//! ([`crate::floor`]: the bytes written and the answer read by hand).
 //!
 //! `cstream-bench requests --engine unix:///PATH [--requests N] [--rounds R]`
 //! prints one JSON line per round and way: its client CPU (user + sys, this
@@ -16,15 +16,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::clients::Res;
+use crate::floor::{self, VERSION};
 use crate::sys::Usage;
 use crate::{Args, runtime};
 
 /// A request the engine answers at once: no container has this label.
-const PATH: &str = "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22cstream.none%3D1%22%5D%7D";
+const LIST: &str = "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22cstream.none%3D1%22%5D%7D";
 
 /// The three ways of making the requests.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +33,7 @@ enum Way {
     PolledHere,
     /// hyper, its connection on a task of its own (bollard).
     OnATask,
-    /// The bytes by hand (the floor).
+    /// The floor's connection: the bytes by hand.
     ByHand,
 }
 
@@ -48,12 +48,14 @@ impl Way {
         }
     }
 
-    /// `n` requests on `sock`: the client CPU seconds they took.
-    async fn spend(self, sock: UnixStream, n: usize) -> Res<f64> {
+    /// `n` requests on a connection to the socket at `path`: the client CPU
+    /// seconds they took (the connection's opening not counted).
+    async fn spend(self, path: &str, n: usize) -> Res<f64> {
+        let connect = || async { UnixStream::connect(path).await.map_err(|e| format!("connect {path}: {e}")) };
         match self {
-            Way::PolledHere => hyper_polled_here(sock, n).await,
-            Way::OnATask => hyper_on_a_task(sock, n).await,
-            Way::ByHand => by_hand(sock, n).await,
+            Way::PolledHere => hyper_polled_here(connect().await?, n).await,
+            Way::OnATask => hyper_on_a_task(connect().await?, n).await,
+            Way::ByHand => by_hand(floor::Conn::open(path).await?, n).await,
         }
     }
 }
@@ -68,8 +70,7 @@ pub fn main(args: &[String]) -> Res<()> {
     runtime()?.block_on(async {
         for round in 0..rounds {
             for way in Way::ALL {
-                let sock = UnixStream::connect(path).await.map_err(|e| format!("connect {path}: {e}"))?;
-                let secs = way.spend(sock, n).await?;
+                let secs = way.spend(path, n).await?;
                 let per_request = secs / n as f64 * 1e6;
                 let line = serde_json::json!({"round": round, "way": way.name(), "requests": n, "cpu_us_per_request": per_request});
                 println!("{line}");
@@ -84,7 +85,10 @@ fn cpu() -> f64 {
 }
 
 fn request() -> Res<http::Request<Empty<Bytes>>> {
-    http::Request::get(PATH).header(http::header::HOST, "docker").body(Empty::new()).map_err(|e| e.to_string())
+    http::Request::get(format!("/{VERSION}{LIST}"))
+        .header(http::header::HOST, "docker")
+        .body(Empty::new())
+        .map_err(|e| e.to_string())
 }
 
 /// hyper, its connection polled by the task that waits for each answer.
@@ -125,41 +129,13 @@ async fn hyper_on_a_task(sock: UnixStream, n: usize) -> Res<f64> {
     Ok(spent)
 }
 
-/// The request's bytes written, the answer read by its `Content-Length`.
-async fn by_hand(mut sock: UnixStream, n: usize) -> Res<f64> {
-    let text = format!("GET {PATH} HTTP/1.1\r\nHost: docker\r\n\r\n");
-    let mut buf = vec![0; 64 * 1024];
+/// The floor's connection: its request written and its answer read by hand.
+async fn by_hand(mut conn: floor::Conn, n: usize) -> Res<f64> {
     let start = cpu();
     for _ in 0..n {
-        sock.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
-        let mut got = 0;
-        loop {
-            let read = sock.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
-            if read == 0 {
-                return Err("the engine closed the connection".into());
-            }
-            got += read;
-            if let Some((head, body)) = answer_in(&buf[..got]) {
-                check(body)?;
-                if !head.starts_with("HTTP/1.1 200") {
-                    return Err(format!("the engine answered {head}"));
-                }
-                break;
-            }
-        }
+        check(&conn.request("GET", LIST, b"").await?.expect(200, "list")?.body)?;
     }
     Ok(cpu() - start)
-}
-
-/// The head and body of a whole answer in `read`, or `None` while more must come.
-fn answer_in(read: &[u8]) -> Option<(String, &[u8])> {
-    let end = read.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&read[..end]).into_owned();
-    let length = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())?;
-    read.get(end + 4..end + 4 + length).map(|body| (head, body))
 }
 
 /// The answer is the empty list.
@@ -175,15 +151,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_answer_is_whole_only_once_its_body_is_all_there() {
-        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[]\n";
-        for cut in 0..whole.len() {
-            assert!(answer_in(&whole[..cut]).is_none(), "cut at {cut}");
-        }
-        let (head, body) = answer_in(whole).expect("whole");
-        assert!(head.starts_with("HTTP/1.1 200"));
-        assert_eq!(body, b"[]\n");
-        assert!(check(body).is_ok());
+    fn only_the_empty_list_will_do() {
+        assert!(check(b"[]\n").is_ok());
         assert!(check(b"[{\"Id\":\"x\"}]").is_err());
     }
 
@@ -193,8 +162,7 @@ mod tests {
         let rt = runtime().unwrap();
         rt.block_on(async {
             for way in Way::ALL {
-                let sock = UnixStream::connect("/var/run/docker.sock").await.expect("Docker 20.10 is reachable");
-                way.spend(sock, 3).await.unwrap_or_else(|e| panic!("{}: {e}", way.name()));
+                way.spend("/var/run/docker.sock", 3).await.unwrap_or_else(|e| panic!("{}: {e}", way.name()));
             }
         });
     }
